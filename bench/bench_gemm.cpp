@@ -1,0 +1,265 @@
+// GEMM throughput on the shapes of the `mini` GPT (L4 h256 nh8 S256 V4096, micro-batch B8, so
+// N = 2048 token rows), each through trident's op table and through a direct cblas_sgemm on the
+// same buffers, so the op-table overhead is visible. Every benchmark reports GFLOP/s and vs_best:
+// its rate over OpenBLAS's own best on a 2048³ square sgemm with the same thread count, measured
+// in the same run (first, or lazily when filtered out).
+//
+//   build/bench/bench_gemm                       # 1 and 2 OpenBLAS threads, ~0.2 s per benchmark
+//   build/bench/bench_gemm --benchmark_filter=qkv --benchmark_min_time=0.05
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/cpu/blas_threads.h"
+#include "core/ops.h"
+#include "core/tensor.h"
+
+namespace trident {
+namespace {
+
+// The `mini` model.
+constexpr std::int64_t kHidden = 256, kHeads = 8, kHeadDim = kHidden / kHeads, kSeq = 256, kVocab = 4096, kBatch = 8,
+                       kTokens = kBatch * kSeq;
+constexpr std::int64_t kSquare = 2048;
+
+using Clock = std::chrono::steady_clock;
+
+Tensor filled(const Shape& shape, float value) {
+  Tensor t = Tensor::empty(shape);
+  ops_for(Device::cpu()).fill(t, value);
+  return t;
+}
+
+// ---- baseline: OpenBLAS on a large square sgemm -------------------------------------------------
+
+std::map<int, double>& square_best() {
+  static std::map<int, double> best;  // OpenBLAS threads -> best GFLOP/s seen
+  return best;
+}
+
+double square_flops() { return 2.0 * kSquare * kSquare * kSquare; }
+
+struct SquareBuffers {
+  Tensor a = filled({kSquare, kSquare}, 0.5f), b = filled({kSquare, kSquare}, 0.25f),
+         c = filled({kSquare, kSquare}, 0.0f);
+  // One timed 2048³ sgemm; returns its GFLOP/s.
+  double run_once() {
+    const auto t0 = Clock::now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kSquare, kSquare, kSquare, 1.0f, a.data<float>(), kSquare,
+                b.data<float>(), kSquare, 0.0f, c.data<float>(), kSquare);
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    return square_flops() / s * 1e-9;
+  }
+};
+
+SquareBuffers& square_buffers() {
+  static SquareBuffers buffers;
+  return buffers;
+}
+
+// The baseline for the current thread count, measured now (warm-up + best of 3) if not seen yet.
+double baseline_gflops(int threads) {
+  auto it = square_best().find(threads);
+  if (it != square_best().end()) return it->second;
+  SquareBuffers& sq = square_buffers();
+  sq.run_once();
+  double best = 0.0;
+  for (int i = 0; i < 3; ++i) best = std::max(best, sq.run_once());
+  return square_best()[threads] = best;
+}
+
+void report(benchmark::State& state, double flops_per_iter, int threads, double seconds) {
+  const double gflops = flops_per_iter * static_cast<double>(state.iterations()) / seconds * 1e-9;
+  state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iter, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["vs_best"] = gflops / baseline_gflops(threads);
+}
+
+void BM_square_sgemm(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  set_blas_threads(threads);
+  SquareBuffers& sq = square_buffers();
+  sq.run_once();  // warm-up: thread start, page faults
+  double best = 0.0;
+  const auto t0 = Clock::now();
+  for (auto _ : state) best = std::max(best, sq.run_once());
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  square_best()[threads] = std::max(square_best()[threads], best);
+  state.counters["best_GFLOP/s"] = best;
+  report(state, square_flops(), threads, seconds);
+  state.SetLabel("2048^3 sgemm (baseline)");
+}
+
+// ---- one GEMM of the model, through the op table or cblas ---------------------------------------
+
+struct GemmCase {
+  std::string name;
+  bool ta, tb;
+  float beta;     // 1 for weight gradients (accumulated), else 0
+  Shape a, b, c;  // stored shapes
+};
+
+// Linear with weight W [in, out] (GPT-2 Conv1D layout) on x [N, in]: forward y = x·W, dX = dy·Wᵀ,
+// dW += xᵀ·dy.
+void add_linear(std::vector<GemmCase>& cases, const std::string& name, std::int64_t in, std::int64_t out) {
+  cases.push_back({name + ".fwd", false, false, 0.0f, {kTokens, in}, {in, out}, {kTokens, out}});
+  cases.push_back({name + ".dX", false, true, 0.0f, {kTokens, out}, {in, out}, {kTokens, in}});
+  cases.push_back({name + ".dW", true, false, 1.0f, {kTokens, in}, {kTokens, out}, {in, out}});
+}
+
+std::vector<GemmCase> model_cases() {
+  std::vector<GemmCase> cases;
+  add_linear(cases, "qkv", kHidden, 3 * kHidden);
+  add_linear(cases, "attn_proj", kHidden, kHidden);
+  add_linear(cases, "mlp_up", kHidden, 4 * kHidden);
+  add_linear(cases, "mlp_down", 4 * kHidden, kHidden);
+  // Tied output embedding wte [V, h]: logits = x·wteᵀ, dX = dlogits·wte, dwte += dlogitsᵀ·x.
+  cases.push_back({"logits.fwd", false, true, 0.0f, {kTokens, kHidden}, {kVocab, kHidden}, {kTokens, kVocab}});
+  cases.push_back({"logits.dX", false, false, 0.0f, {kTokens, kVocab}, {kVocab, kHidden}, {kTokens, kHidden}});
+  cases.push_back({"logits.dW", true, false, 1.0f, {kTokens, kVocab}, {kTokens, kHidden}, {kVocab, kHidden}});
+  return cases;
+}
+
+void BM_gemm(benchmark::State& state, const GemmCase& g, bool via_ops) {
+  const int threads = static_cast<int>(state.range(0));
+  set_blas_threads(threads);
+  const Tensor a = filled(g.a, 0.01f), b = filled(g.b, 0.02f), c = filled(g.c, 0.0f);
+  const std::int64_t m = g.ta ? g.a[1] : g.a[0], k = g.ta ? g.a[0] : g.a[1], n = g.tb ? g.b[0] : g.b[1];
+  const Ops& ops = ops_for(Device::cpu());
+  auto run = [&] {
+    if (via_ops) {
+      ops.gemm(g.ta, g.tb, 1.0f, a, b, g.beta, c);
+    } else {
+      cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
+                  static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a.data<float>(),
+                  static_cast<int>(g.a[1]), b.data<float>(), static_cast<int>(g.b[1]), g.beta, c.data<float>(),
+                  static_cast<int>(n));
+    }
+  };
+  run();  // warm-up
+  const auto t0 = Clock::now();
+  for (auto _ : state) run();
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  report(state, 2.0 * static_cast<double>(m * n * k), threads, seconds);
+  state.SetLabel("M=" + std::to_string(m) + " N=" + std::to_string(n) + " K=" + std::to_string(k));
+}
+
+// ---- attention GEMMs per head, straight out of qkv [B, S, 3, nh, hd] ----------------------------
+
+enum class AttnGemm { kScores, kProbsV };  // S = Q·Kᵀ [S, S] per head; O = P·V [S, hd] per head
+
+void BM_attention_gemm(benchmark::State& state, AttnGemm which, bool via_ops) {
+  const int threads = static_cast<int>(state.range(0));
+  set_blas_threads(threads);
+  const std::int64_t ld3 = 3 * kHidden;
+  const Tensor qkv = filled({kBatch, kSeq, 3, kHeads, kHeadDim}, 0.01f);
+  const Tensor probs = filled({kBatch, kHeads, kSeq, kSeq}, 1.0f / kSeq);
+  const Tensor out = filled({kBatch, kSeq, kHeads, kHeadDim}, 0.0f);
+  const Tensor flat_qkv = qkv.view({qkv.numel()}), flat_out = out.view({out.numel()});
+  const Ops& ops = ops_for(Device::cpu());
+  const bool scores = which == AttnGemm::kScores;
+  // One strided-batched call per sequence: the nh heads of batch b sit hd apart in each row.
+  GemmBatch shape;
+  shape.batch = kHeads, shape.m = kSeq, shape.n = scores ? kSeq : kHeadDim, shape.k = scores ? kHeadDim : kSeq;
+  shape.lda = scores ? ld3 : kSeq, shape.ldb = ld3, shape.ldc = scores ? kSeq : kHidden;
+  shape.stride_a = scores ? kHeadDim : kSeq * kSeq, shape.stride_b = kHeadDim,
+  shape.stride_c = scores ? kSeq * kSeq : kHeadDim;
+  auto run = [&] {
+    for (std::int64_t b = 0; b < kBatch; ++b) {
+      const std::int64_t row0 = b * kSeq * ld3;
+      const Tensor a = scores ? flat_qkv.slice0(row0, flat_qkv.numel()) : probs.slice0(b, b + 1);
+      const Tensor bm = flat_qkv.slice0(row0 + (scores ? kHidden : 2 * kHidden), flat_qkv.numel());
+      const Tensor c = scores ? probs.slice0(b, b + 1) : flat_out.slice0(b * kSeq * kHidden, flat_out.numel());
+      if (via_ops) {
+        ops.gemm_strided_batched(false, scores, shape, 1.0f, a, bm, 0.0f, c);
+        continue;
+      }
+      for (std::int64_t h = 0; h < kHeads; ++h)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, scores ? CblasTrans : CblasNoTrans, static_cast<int>(shape.m),
+                    static_cast<int>(shape.n), static_cast<int>(shape.k), 1.0f, a.data<float>() + h * shape.stride_a,
+                    static_cast<int>(shape.lda), bm.data<float>() + h * shape.stride_b, static_cast<int>(shape.ldb),
+                    0.0f, c.data<float>() + h * shape.stride_c, static_cast<int>(shape.ldc));
+    }
+  };
+  run();
+  const auto t0 = Clock::now();
+  for (auto _ : state) run();
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  report(state, 2.0 * static_cast<double>(kBatch * kHeads * shape.m * shape.n * shape.k), threads, seconds);
+  state.SetLabel(std::string(scores ? "Q.K^T" : "P.V") + " per head, batch " + std::to_string(kBatch * kHeads) +
+                 " x M=" + std::to_string(shape.m) + " N=" + std::to_string(shape.n) + " K=" + std::to_string(shape.k));
+}
+
+// The whole causal attention op (fwd: scores + softmax + P·V; bwd: four GEMMs + softmax backward).
+// GFLOP/s counts only the causal half of the GEMM work, i.e. what a perfect causal kernel must do.
+void BM_attention_op(benchmark::State& state, bool backward) {
+  const int threads = static_cast<int>(state.range(0));
+  set_blas_threads(threads);
+  const Ops& ops = ops_for(Device::cpu());
+  const Tensor qkv = filled({kBatch, kSeq, 3, kHeads, kHeadDim}, 0.01f);
+  const Tensor out = filled({kBatch, kSeq, kHeads, kHeadDim}, 0.0f);
+  const Tensor dout = filled({kBatch, kSeq, kHeads, kHeadDim}, 0.01f);
+  const Tensor saved = Tensor::empty(ops.attention_saved_shape(kBatch, kHeads, kSeq));
+  const Tensor dqkv = Tensor::empty(qkv.shape());
+  ops.attention_forward(qkv, kHeads, out, saved);
+  auto run = [&] {
+    if (backward)
+      ops.attention_backward(dout, qkv, out, saved, kHeads, dqkv);
+    else
+      ops.attention_forward(qkv, kHeads, out, saved);
+  };
+  run();
+  const auto t0 = Clock::now();
+  for (auto _ : state) run();
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double per_gemm = static_cast<double>(kBatch * kHeads) * kSeq * kSeq * kHeadDim;  // 2·S·S·hd / 2
+  report(state, (backward ? 4.0 : 2.0) * per_gemm, threads, seconds);
+  state.SetLabel(backward ? "attention_backward (causal flops)" : "attention_forward (causal flops)");
+}
+
+void register_all() {
+  auto threads = [](benchmark::internal::Benchmark* b) {
+    b->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+  };
+  // A fixed count for the baseline: best of 4 (plus a warm-up), whatever --benchmark_min_time says.
+  threads(benchmark::RegisterBenchmark("baseline/square_sgemm_2048", BM_square_sgemm)->Iterations(4));
+  static const std::vector<GemmCase> cases = model_cases();
+  for (const GemmCase& g : cases)
+    for (bool via_ops : {true, false})
+      threads(benchmark::RegisterBenchmark(("gemm/" + g.name + (via_ops ? "/ops" : "/cblas")).c_str(),
+                                           [&g, via_ops](benchmark::State& s) { BM_gemm(s, g, via_ops); }));
+  for (AttnGemm which : {AttnGemm::kScores, AttnGemm::kProbsV})
+    for (bool via_ops : {true, false}) {
+      const std::string name = std::string("attn/") + (which == AttnGemm::kScores ? "qk" : "pv") +
+                               (via_ops ? "/ops_strided_batched" : "/cblas_per_head");
+      threads(benchmark::RegisterBenchmark(
+          name.c_str(), [which, via_ops](benchmark::State& s) { BM_attention_gemm(s, which, via_ops); }));
+    }
+  threads(benchmark::RegisterBenchmark("attn/op_forward", [](benchmark::State& s) { BM_attention_op(s, false); }));
+  threads(benchmark::RegisterBenchmark("attn/op_backward", [](benchmark::State& s) { BM_attention_op(s, true); }));
+}
+
+}  // namespace
+}  // namespace trident
+
+int main(int argc, char** argv) {
+  // Default to 0.2 s per benchmark (whole run well under a minute); --benchmark_min_time overrides.
+  std::vector<char*> args(argv, argv + argc);
+  static char default_min_time[] = "--benchmark_min_time=0.2";
+  const bool has_min_time = std::any_of(
+      args.begin(), args.end(), [](const char* a) { return std::string(a).rfind("--benchmark_min_time", 0) == 0; });
+  if (!has_min_time) args.insert(args.begin() + 1, default_min_time);
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
+  trident::register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,128 @@
+// The op table: every computation a GPT block needs, forward and backward, as one interface with
+// one implementation per device (core/cpu/cpu_ops.h now; the CUDA table registers itself the same
+// way). Layers call ops_for(tensor.device()).op(...) and never branch on the device.
+//
+// Conventions (all ops):
+// - Tensors are contiguous row-major; outputs are passed as `const Tensor&` handles and written.
+// - Activations [B, S, C] are viewed as rows [N = B*S, C]; ops that say [N, C] accept any rank
+//   whose last dim is C.
+// - Input gradients (dx) are *written*; parameter gradients (dweight, dbias, dtable) are
+//   *accumulated* (+=), so micro-batches accumulate without extra passes.
+// - Backward is split into *_backward_input and *_backward_weight wherever a layer has weights,
+//   because zero-bubble schedules run the two halves at different times.
+// - The CPU table computes in f32; convert() moves between f32 and bf16.
+#pragma once
+
+#include <cstdint>
+
+#include "core/device.h"
+#include "core/shape.h"
+#include "core/tensor.h"
+
+namespace trident {
+
+// Shape of one strided-batched GEMM: for i in [0, batch):
+//   C_i[m, n] = alpha * op(A_i) · op(B_i) + beta * C_i, with X_i = X + i * stride_x and leading
+// dimensions (row strides, in elements) lda, ldb, ldc. Offsets are from each tensor's first element.
+struct GemmBatch {
+  std::int64_t batch = 1, m = 0, n = 0, k = 0;
+  std::int64_t lda = 0, ldb = 0, ldc = 0;
+  std::int64_t stride_a = 0, stride_b = 0, stride_c = 0;
+};
+
+struct AdamWParams {
+  float lr = 0.0f;
+  float beta1 = 0.9f;
+  float beta2 = 0.95f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;  // decoupled: param -= lr * weight_decay * param
+  std::int64_t step = 1;      // 1-based, for bias correction
+};
+
+class Ops {
+ public:
+  virtual ~Ops() = default;
+  virtual Device device() const = 0;
+
+  // ---- memory ---------------------------------------------------------------------------------
+  virtual void fill(const Tensor& x, float value) const = 0;              // x[:] = value (any dtype)
+  virtual void copy(const Tensor& src, const Tensor& dst) const = 0;      // same shape/dtype; host<->device
+  virtual void convert(const Tensor& src, const Tensor& dst) const = 0;   // dtype change, same numel
+
+  // ---- GEMM -----------------------------------------------------------------------------------
+  // c[M, N] = alpha * op(a) · op(b) + beta * c.  a is [M, K] ([K, M] if trans_a), b is [K, N]
+  // ([N, K] if trans_b); tensors of rank > 2 are viewed as_2d(). Linear layers with weight
+  // W [in, out] (GPT-2 Conv1D layout): y = x·W is gemm(false, false), dx = dy·Wᵀ is
+  // gemm(false, true), dW += xᵀ·dy is gemm(true, false, 1, x, dy, 1, dW).
+  virtual void gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b, float beta,
+                    const Tensor& c) const = 0;
+  virtual void gemm_strided_batched(bool trans_a, bool trans_b, const GemmBatch& shape, float alpha,
+                                    const Tensor& a, const Tensor& b, float beta, const Tensor& c) const = 0;
+
+  // ---- pointwise and reductions ---------------------------------------------------------------
+  virtual void add(const Tensor& a, const Tensor& b, const Tensor& out) const = 0;  // out = a + b; out may alias a or b
+  virtual void axpy(float alpha, const Tensor& x, const Tensor& y) const = 0;       // y += alpha * x
+  virtual void scale(const Tensor& x, float alpha) const = 0;                       // x *= alpha
+  virtual double sum(const Tensor& x) const = 0;          // f64 accumulation
+  virtual double sum_squares(const Tensor& x) const = 0;  // f64 accumulation; for gradient norms
+
+  // x[N, C] += bias[C]  (also the learned position embedding: out[B, S*C] += wpe[S*C]).
+  virtual void bias_add(const Tensor& x, const Tensor& bias) const = 0;
+  // dbias[C] += sum over rows of dout[N, C].
+  virtual void bias_backward(const Tensor& dout, const Tensor& dbias) const = 0;
+
+  // GELU, tanh form: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). dx = dout · gelu'(x).
+  virtual void gelu_forward(const Tensor& x, const Tensor& out) const = 0;
+  virtual void gelu_backward(const Tensor& dout, const Tensor& x, const Tensor& dx) const = 0;
+
+  // ---- LayerNorm over the last dim C: x[N, C] -> out[N, C]; saves mean[N], rstd[N] -----------
+  virtual void layernorm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                                 const Tensor& out, const Tensor& mean, const Tensor& rstd) const = 0;
+  virtual void layernorm_backward_input(const Tensor& dout, const Tensor& x, const Tensor& weight,
+                                        const Tensor& mean, const Tensor& rstd, const Tensor& dx) const = 0;
+  virtual void layernorm_backward_weight(const Tensor& dout, const Tensor& x, const Tensor& mean,
+                                         const Tensor& rstd, const Tensor& dweight, const Tensor& dbias) const = 0;
+
+  // ---- causal self-attention core -------------------------------------------------------------
+  // qkv [B, S, 3, nh, hd] (the output of the fused QKV linear, this rank's heads) ->
+  // out [B, S, nh, hd] = softmax(mask(q·kᵀ / √hd)) · v per (batch, head).
+  // `saved` holds what backward needs; its shape is device-defined (CPU: probabilities
+  // [B, nh, S, S]; cuDNN: softmax statistics), so callers allocate attention_saved_shape().
+  virtual Shape attention_saved_shape(std::int64_t batch, std::int64_t heads, std::int64_t seq) const = 0;
+  virtual void attention_forward(const Tensor& qkv, std::int64_t heads, const Tensor& out,
+                                 const Tensor& saved) const = 0;
+  // dqkv [B, S, 3, nh, hd] is written.
+  virtual void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& out, const Tensor& saved,
+                                  std::int64_t heads, const Tensor& dqkv) const = 0;
+
+  // ---- embedding lookup over a row range of a (possibly vocab-sharded) table ------------------
+  // out[N, C] = table[ids[n] - row_begin] when row_begin <= ids[n] < row_begin + R, else 0.
+  // table is [R, C]; ids are i32 [N].
+  virtual void embedding_forward(const Tensor& ids, const Tensor& table, std::int64_t row_begin,
+                                 const Tensor& out) const = 0;
+  // dtable[ids[n] - row_begin] += dout[n] for ids inside this shard's rows.
+  virtual void embedding_backward(const Tensor& dout, const Tensor& ids, std::int64_t row_begin,
+                                  const Tensor& dtable) const = 0;
+
+  // ---- cross-entropy from logits --------------------------------------------------------------
+  // logits [N, Vp] with only the first `vocab` columns real (the rest is TP padding and never
+  // enters the softmax); targets i32 [N]. losses[N] = logsumexp(logits[n, :vocab]) - logits[n, t].
+  virtual void cross_entropy_forward(const Tensor& logits, const Tensor& targets, std::int64_t vocab,
+                                     const Tensor& losses) const = 0;
+  // dlogits[n, :] = dloss · (softmax(logits[n, :vocab]) - onehot(t)), padding columns 0.
+  // dloss is d(objective)/d(losses[n]), the same for every row (e.g. 1/N for a mean).
+  virtual void cross_entropy_backward(const Tensor& logits, const Tensor& targets, std::int64_t vocab,
+                                      float dloss, const Tensor& dlogits) const = 0;
+
+  // ---- optimizer ------------------------------------------------------------------------------
+  // AdamW on f32 param/grad/m/v of equal shape: m, v updated in place, then
+  // param -= lr · (m̂ / (√v̂ + eps) + weight_decay · param).
+  virtual void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                            const AdamWParams& p) const = 0;
+};
+
+// The op table of a device. CPU is always there; CUDA once its backend has registered.
+const Ops& ops_for(Device device);
+void register_ops(DeviceType type, const Ops* ops);
+
+}  // namespace trident

@@ -1,0 +1,23 @@
+#include "experiments/cli.h"
+
+#include <cstdio>
+
+#include "parallel/communicator.h"
+
+namespace trident {
+
+Command make_info_command();
+Command make_mesh_command();
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> all = {make_mesh_command(), make_info_command()};
+  return all;
+}
+
+void print0(const Communicator& world, const std::string& text) {
+  if (world.rank() != 0) return;
+  std::fputs(text.c_str(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace trident

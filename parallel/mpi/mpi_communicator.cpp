@@ -1,0 +1,406 @@
+#include "parallel/mpi/mpi_communicator.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace trident {
+
+// ---- runtime ------------------------------------------------------------------------------------
+
+MpiRuntime::MpiRuntime(int* argc, char*** argv) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  TRIDENT_CHECK(!initialized, "MPI is already initialised: create exactly one MpiRuntime, at the start of main()");
+  int provided = 0;
+  const int rc = MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
+  TRIDENT_CHECK(rc == MPI_SUCCESS, "MPI_Init_thread failed with MPI error ", rc,
+                ": run under an MPI launcher (mpirun -np N ...) with a working MPI installation");
+  if (provided < MPI_THREAD_SERIALIZED) {
+    MPI_Finalize();
+    TRIDENT_FAIL("this MPI library provides thread level ", provided, " but trident needs MPI_THREAD_SERIALIZED (",
+                 MPI_THREAD_SERIALIZED, "): use an MPI built with thread support");
+  }
+}
+
+MpiRuntime::~MpiRuntime() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+void MpiRuntime::abort(int code) {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  const bool live = initialized && !finalized;
+  int rank = -1;
+  if (live) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::fprintf(stderr, "trident: rank %d ends all ranks with exit code %d\n", rank, code);
+  std::fflush(stderr);
+  if (live) MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);  // MPI_Abort does not return; this covers a process without MPI
+}
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+namespace {
+
+bool mpi_finalized() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  return finalized != 0;
+}
+
+std::string mpi_error_string(int rc) {
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS) return "MPI error " + std::to_string(rc);
+  return std::string(text, static_cast<std::size_t>(len));
+}
+
+// Identity of a communicator, copied into each request so its messages need no live communicator.
+struct CommInfo {
+  std::string name;
+  int rank = 0;
+  int size = 1;
+  std::chrono::milliseconds timeout{};
+
+  std::string str() const { return detail::concat("communicator '", name, "' (rank ", rank, " of ", size, ")"); }
+};
+
+CommInfo info_of(const Communicator& c) { return {c.name(), c.rank(), c.size(), c.timeout()}; }
+
+void check_mpi(int rc, const char* call, const CommInfo& comm) {
+  TRIDENT_CHECK(rc == MPI_SUCCESS, call, " failed on ", comm.str(), ": ", mpi_error_string(rc));
+}
+
+// What an operation is, for error messages: "all_reduce of 1024 f32", "recv of 8 bf16 from rank 1 (tag 3)".
+struct OpDesc {
+  const char* op = "";
+  std::int64_t count = 0;
+  DType dtype = DType::kF32;
+  const char* peer_word = nullptr;  // "to", "from", "from root"
+  int peer = -1;
+  int tag = -1;
+
+  std::string str() const {
+    std::string s = op;
+    if (std::string_view(op) != "barrier") s += detail::concat(" of ", count, " ", dtype_name(dtype));  // no payload
+    if (peer_word) s += detail::concat(" ", peer_word, " rank ", peer);
+    if (tag >= 0) s += detail::concat(" (tag ", tag, ")");
+    return s;
+  }
+};
+
+void check_host_tensor(const Tensor& t, const char* what, const OpDesc& op, const CommInfo& comm) {
+  TRIDENT_CHECK(t.defined(), op.op, " on ", comm.str(), ": ", what, " is an undefined tensor");
+  TRIDENT_CHECK(t.device().is_cpu(), op.op, " on ", comm.str(), ": ", what, " is on ", t.device().str(),
+                " but the MPI backend moves host tensors only; copy it with .to(Device::cpu()) or use the NCCL "
+                "backend");
+  TRIDENT_CHECK(t.numel() <= INT_MAX, op.op, " on ", comm.str(), ": ", what, " has ", t.numel(),
+                " elements, more than MPI's int count allows; split it into chunks");
+}
+
+// Element type for moving bytes: bf16 travels as opaque 2-byte words.
+MPI_Datatype transfer_type(DType t) {
+  switch (t) {
+    case DType::kF32: return MPI_FLOAT;
+    case DType::kI32: return MPI_INT;
+    case DType::kBF16: return MPI_UINT16_T;
+  }
+  return MPI_BYTE;
+}
+
+// Element type for reductions: MPI has no bf16 arithmetic, and kAvg needs a division.
+MPI_Datatype reduction_type(DType t, ReduceOp op, const OpDesc& desc, const CommInfo& comm) {
+  TRIDENT_CHECK(t != DType::kBF16, "MPI backend reduces f32/i32 only: ", desc.str(), " on ", comm.str(),
+                " cannot be reduced; reduce an f32 copy (ops.convert) or use the NCCL backend for bf16");
+  TRIDENT_CHECK(!(t == DType::kI32 && op == ReduceOp::kAvg), desc.str(), " on ", comm.str(),
+                ": kAvg is not defined for i32 (it would truncate); use kSum and divide, or reduce f32");
+  return transfer_type(t);
+}
+
+MPI_Op mpi_op(ReduceOp op) { return op == ReduceOp::kMax ? MPI_MAX : MPI_SUM; }
+
+int count_of(const Tensor& t) { return static_cast<int>(t.numel()); }
+
+bool overlap(const Tensor& a, const Tensor& b) {
+  const char* pa = static_cast<const char*>(a.raw());
+  const char* pb = static_cast<const char*>(b.raw());
+  return a.nbytes() > 0 && b.nbytes() > 0 && pa < pb + b.nbytes() && pb < pa + a.nbytes();
+}
+
+// Buffers of requests given up on (timeout, exception) whose transfer may still land: kept for the
+// life of the process so MPI never writes into freed memory. Only failing runs get here.
+void keep_forever(std::vector<Tensor> buffers) {
+  static std::mutex mutex;
+  static auto* kept = new std::vector<Tensor>();  // never freed on purpose, see above
+  std::lock_guard<std::mutex> lock(mutex);
+  for (Tensor& t : buffers) kept->push_back(std::move(t));
+}
+
+enum class Kind { kCollective, kSend, kRecv };
+
+// One MPI request and everything it needs until completion: its buffers, and for kAvg the scale
+// that turns the sum into the mean.
+class MpiRequest final : public Request::Impl {
+ public:
+  MpiRequest(Kind kind, CommInfo comm, OpDesc desc, std::vector<Tensor> buffers, const Tensor* average = nullptr)
+      : kind_(kind), comm_(std::move(comm)), desc_(desc), buffers_(std::move(buffers)) {
+    if (average && comm_.size > 1) average_ = *average;
+  }
+  ~MpiRequest() override { abandon(); }
+
+  MPI_Request* handle() { return &request_; }
+
+  bool test() override {
+    if (done_) return true;
+    int flag = 0;
+    MPI_Status status;
+    const int rc = MPI_Test(&request_, &flag, &status);
+    if (rc != MPI_SUCCESS) {
+      done_ = true;  // MPI is done with the request; nothing left to wait for or cancel
+      TRIDENT_FAIL(desc_.str(), " failed on ", comm_.str(), ": ", mpi_error_string(rc));
+    }
+    if (flag) complete(status);
+    return done_;
+  }
+
+  // Polls with back-off: a short spin catches fast completions, then yielding and growing sleeps
+  // hand the core to other ranks (oversubscribed CPU runs have more ranks than cores).
+  void wait() override {
+    using Clock = std::chrono::steady_clock;
+    using std::chrono::microseconds;
+    const Clock::time_point start = Clock::now();
+    const Clock::time_point deadline = start + comm_.timeout;
+    microseconds nap(10);
+    while (!test()) {
+      const Clock::time_point now = Clock::now();
+      if (now >= deadline) throw CommTimeout(timeout_message());
+      const Clock::duration waited = now - start;
+      if (waited < microseconds(20)) continue;
+      if (waited < microseconds(200)) {
+        sched_yield();
+        continue;
+      }
+      std::this_thread::sleep_for(nap);
+      nap = std::min(nap * 2, microseconds(200));
+    }
+  }
+
+ private:
+  void complete(const MPI_Status& status) {
+    done_ = true;
+    if (kind_ == Kind::kRecv) {
+      int received = 0;
+      MPI_Get_count(&status, transfer_type(desc_.dtype), &received);
+      TRIDENT_CHECK(received == desc_.count, desc_.str(), " on ", comm_.str(), " got ", received,
+                    " elements: the sender's tensor has a different size");
+    }
+    if (average_.defined()) {
+      float* p = average_.data<float>();
+      const float inv = 1.0f / static_cast<float>(comm_.size);
+      for (std::int64_t i = 0, n = average_.numel(); i < n; ++i) p[i] *= inv;
+    }
+  }
+
+  std::string timeout_message() const {
+    return detail::concat("CommTimeout: ", desc_.str(), " on ", comm_.str(), " did not complete within ",
+                          static_cast<double>(comm_.timeout.count()) / 1000.0,
+                          " s: a peer may have died, be stuck, or have called a different operation. If steps are "
+                          "just slow (large messages, many ranks per core), raise TRIDENT_COMM_TIMEOUT_S (seconds).");
+  }
+
+  // Drops an unfinished request without waiting (after a timeout, or while an exception unwinds).
+  // A receive is cancelled; a send cannot be (Open MPI ignores MPI_Cancel on sends) and is freed to
+  // finish on its own; MPI forbids both for a collective, which is left as it is. Whatever may still
+  // touch the buffers keeps them alive.
+  void abandon() noexcept {
+    if (done_ || request_ == MPI_REQUEST_NULL || mpi_finalized()) return;
+    if (kind_ == Kind::kRecv) {
+      MPI_Cancel(&request_);
+      // Cancelling an unmatched receive completes at once; a matched one finishes its transfer.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+      int flag = 0;
+      while (MPI_Test(&request_, &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS && !flag &&
+             std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      if (flag) return;
+    }
+    if (kind_ != Kind::kCollective) MPI_Request_free(&request_);
+    try {
+      keep_forever(std::move(buffers_));
+    } catch (...) {
+      // Out of memory while failing: nothing better to do than let the buffers go.
+    }
+  }
+
+  Kind kind_;
+  CommInfo comm_;
+  OpDesc desc_;
+  std::vector<Tensor> buffers_;
+  Tensor average_;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+  bool done_ = false;
+};
+
+}  // namespace
+
+// ---- communicator -------------------------------------------------------------------------------
+
+std::unique_ptr<MpiCommunicator> MpiCommunicator::world() {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  TRIDENT_CHECK(initialized && !mpi_finalized(),
+                "MPI is not running: create an MpiRuntime at the start of main() before MpiCommunicator::world()");
+  MPI_Comm dup = MPI_COMM_NULL;
+  const int rc = MPI_Comm_dup(MPI_COMM_WORLD, &dup);
+  TRIDENT_CHECK(rc == MPI_SUCCESS, "MPI_Comm_dup(MPI_COMM_WORLD) failed: ", mpi_error_string(rc));
+  return std::make_unique<MpiCommunicator>(dup, "world");
+}
+
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, std::string name) : comm_(comm), name_(std::move(name)) {
+  TRIDENT_CHECK(comm_ != MPI_COMM_NULL, "MpiCommunicator '", name_, "' was given MPI_COMM_NULL");
+  // Errors come back as codes and become trident::Error with MPI's own text, instead of aborting.
+  const CommInfo where{name_, 0, 0, timeout()};
+  check_mpi(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler", where);
+  check_mpi(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank", where);
+  check_mpi(MPI_Comm_size(comm_, &size_), "MPI_Comm_size", where);
+}
+
+MpiCommunicator::~MpiCommunicator() {
+  // Static communicators may outlive MpiRuntime; MPI cannot free anything after MPI_Finalize.
+  if (comm_ != MPI_COMM_NULL && !mpi_finalized()) MPI_Comm_free(&comm_);
+}
+
+void MpiCommunicator::all_reduce(const Tensor& x, ReduceOp op) { all_reduce_async(x, op).wait(); }
+
+Request MpiCommunicator::all_reduce_async(const Tensor& x, ReduceOp op) {
+  const CommInfo comm = info_of(*this);
+  const OpDesc desc{"all_reduce", x.defined() ? x.numel() : 0, x.dtype()};
+  check_host_tensor(x, "the tensor", desc, comm);
+  const MPI_Datatype type = reduction_type(x.dtype(), op, desc, comm);
+  auto request =
+      std::make_unique<MpiRequest>(Kind::kCollective, comm, desc, std::vector<Tensor>{x},
+                                   op == ReduceOp::kAvg ? &x : nullptr);
+  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, x.raw(), count_of(x), type, mpi_op(op), comm_, request->handle()),
+            "MPI_Iallreduce", comm);
+  return Request(std::move(request));
+}
+
+void MpiCommunicator::all_gather(const Tensor& in, const Tensor& out) {
+  const CommInfo comm = info_of(*this);
+  const OpDesc desc{"all_gather", in.defined() ? in.numel() : 0, in.dtype()};
+  check_host_tensor(in, "in", desc, comm);
+  check_host_tensor(out, "out", desc, comm);
+  TRIDENT_CHECK(in.dtype() == out.dtype(), desc.str(), " on ", comm.str(), ": out is ", dtype_name(out.dtype()),
+                " but in is ", dtype_name(in.dtype()));
+  TRIDENT_CHECK(out.numel() == size_ * in.numel(), desc.str(), " on ", comm.str(), ": out has ", out.numel(),
+                " elements but needs size*in = ", size_, "*", in.numel(), " = ", size_ * in.numel(),
+                " (out's dim 0 is size x in's dim 0); in is ", in.shape().str(), ", out is ", out.shape().str());
+  // `in` may be this rank's own slot of `out` (gathering in place); any other overlap is a bug.
+  const bool in_place = in.numel() > 0 && in.raw() == static_cast<char*>(out.raw()) + rank_ * in.nbytes();
+  TRIDENT_CHECK(in_place || !overlap(in, out), desc.str(), " on ", comm.str(),
+                ": in overlaps out other than as this rank's slot of out");
+  const MPI_Datatype type = transfer_type(in.dtype());
+  MpiRequest request(Kind::kCollective, comm, desc, {in, out});
+  check_mpi(MPI_Iallgather(in_place ? MPI_IN_PLACE : in.raw(), count_of(in), type, out.raw(), count_of(in), type,
+                           comm_, request.handle()),
+            "MPI_Iallgather", comm);
+  request.wait();
+}
+
+void MpiCommunicator::reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) {
+  const CommInfo comm = info_of(*this);
+  const OpDesc desc{"reduce_scatter", in.defined() ? in.numel() : 0, in.dtype()};
+  check_host_tensor(in, "in", desc, comm);
+  check_host_tensor(out, "out", desc, comm);
+  TRIDENT_CHECK(in.dtype() == out.dtype(), desc.str(), " on ", comm.str(), ": out is ", dtype_name(out.dtype()),
+                " but in is ", dtype_name(in.dtype()));
+  TRIDENT_CHECK(in.numel() == size_ * out.numel(), desc.str(), " on ", comm.str(), ": in has ", in.numel(),
+                " elements but needs size*out = ", size_, "*", out.numel(), " = ", size_ * out.numel(),
+                " (in's dim 0 is size x out's dim 0); in is ", in.shape().str(), ", out is ", out.shape().str());
+  TRIDENT_CHECK(!overlap(in, out), desc.str(), " on ", comm.str(), ": in and out overlap; use separate buffers");
+  const MPI_Datatype type = reduction_type(in.dtype(), op, desc, comm);
+  MpiRequest request(Kind::kCollective, comm, desc, {in, out}, op == ReduceOp::kAvg ? &out : nullptr);
+  check_mpi(MPI_Ireduce_scatter_block(in.raw(), out.raw(), count_of(out), type, mpi_op(op), comm_,
+                                      request.handle()),
+            "MPI_Ireduce_scatter_block", comm);
+  request.wait();
+}
+
+void MpiCommunicator::broadcast(const Tensor& x, int root) {
+  const CommInfo comm = info_of(*this);
+  const OpDesc desc{"broadcast", x.defined() ? x.numel() : 0, x.dtype(), "from root", root};
+  check_host_tensor(x, "the tensor", desc, comm);
+  TRIDENT_CHECK(0 <= root && root < size_, desc.str(), " on ", comm.str(), ": root must be in [0, ", size_, ")");
+  MpiRequest request(Kind::kCollective, comm, desc, {x});
+  check_mpi(MPI_Ibcast(x.raw(), count_of(x), transfer_type(x.dtype()), root, comm_, request.handle()), "MPI_Ibcast",
+            comm);
+  request.wait();
+}
+
+namespace {
+
+void check_peer_and_tag(int peer, int tag, int size, const OpDesc& desc, const CommInfo& comm) {
+  TRIDENT_CHECK(0 <= peer && peer < size, desc.str(), " on ", comm.str(), ": the peer must be a rank in [0, ", size,
+                ")");
+  int* tag_ub = nullptr;
+  int found = 0;
+  MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &tag_ub, &found);
+  const int max_tag = found && tag_ub ? *tag_ub : 32767;  // 32767: the least MPI guarantees
+  TRIDENT_CHECK(0 <= tag && tag <= max_tag, desc.str(), " on ", comm.str(), ": the tag must be in [0, ", max_tag,
+                "]");
+}
+
+}  // namespace
+
+Request MpiCommunicator::send(const Tensor& x, int peer, int tag) {
+  const CommInfo comm = info_of(*this);
+  const OpDesc desc{"send", x.defined() ? x.numel() : 0, x.dtype(), "to", peer, tag};
+  check_host_tensor(x, "the tensor", desc, comm);
+  check_peer_and_tag(peer, tag, size_, desc, comm);
+  auto request = std::make_unique<MpiRequest>(Kind::kSend, comm, desc, std::vector<Tensor>{x});
+  check_mpi(MPI_Isend(x.raw(), count_of(x), transfer_type(x.dtype()), peer, tag, comm_, request->handle()),
+            "MPI_Isend", comm);
+  return Request(std::move(request));
+}
+
+Request MpiCommunicator::recv(const Tensor& x, int peer, int tag) {
+  const CommInfo comm = info_of(*this);
+  const OpDesc desc{"recv", x.defined() ? x.numel() : 0, x.dtype(), "from", peer, tag};
+  check_host_tensor(x, "the tensor", desc, comm);
+  check_peer_and_tag(peer, tag, size_, desc, comm);
+  auto request = std::make_unique<MpiRequest>(Kind::kRecv, comm, desc, std::vector<Tensor>{x});
+  check_mpi(MPI_Irecv(x.raw(), count_of(x), transfer_type(x.dtype()), peer, tag, comm_, request->handle()),
+            "MPI_Irecv", comm);
+  return Request(std::move(request));
+}
+
+void MpiCommunicator::barrier() {
+  const CommInfo comm = info_of(*this);
+  MpiRequest request(Kind::kCollective, comm, OpDesc{"barrier"}, {});
+  check_mpi(MPI_Ibarrier(comm_, request.handle()), "MPI_Ibarrier", comm);
+  request.wait();
+}
+
+std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key, std::string name) {
+  MPI_Comm out = MPI_COMM_NULL;
+  check_mpi(MPI_Comm_split(comm_, color < 0 ? MPI_UNDEFINED : color, key, &out), "MPI_Comm_split",
+            info_of(*this));
+  if (out == MPI_COMM_NULL) return nullptr;
+  auto group = std::make_unique<MpiCommunicator>(out, std::move(name));
+  group->set_timeout(timeout());  // a group waits as long as the communicator it came from
+  return group;
+}
+
+}  // namespace trident
