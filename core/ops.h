@@ -30,6 +30,13 @@ struct GemmBatch {
   std::int64_t stride_a = 0, stride_b = 0, stride_c = 0;
 };
 
+// The columns of the vocabulary a rank's logits cover (see the cross-entropy ops).
+struct VocabShard {
+  std::int64_t begin = 0;  // first vocab id of this rank's columns
+  std::int64_t valid = 0;  // real columns (the rest of the shard is padding)
+  std::int64_t vocab = 0;  // size of the full vocabulary, for checking targets
+};
+
 struct AdamWParams {
   float lr = 0.0f;
   float beta1 = 0.9f;
@@ -104,15 +111,28 @@ class Ops {
   virtual void embedding_backward(const Tensor& dout, const Tensor& ids, std::int64_t row_begin,
                                   const Tensor& dtable) const = 0;
 
-  // ---- cross-entropy from logits --------------------------------------------------------------
-  // logits [N, Vp] with only the first `vocab` columns real (the rest is TP padding and never
-  // enters the softmax); targets i32 [N]. losses[N] = logsumexp(logits[n, :vocab]) - logits[n, t].
-  virtual void cross_entropy_forward(const Tensor& logits, const Tensor& targets, std::int64_t vocab,
-                                     const Tensor& losses) const = 0;
-  // dlogits[n, :] = dloss · (softmax(logits[n, :vocab]) - onehot(t)), padding columns 0.
-  // dloss is d(objective)/d(losses[n]), the same for every row (e.g. 1/N for a mean).
-  virtual void cross_entropy_backward(const Tensor& logits, const Tensor& targets, std::int64_t vocab,
-                                      float dloss, const Tensor& dlogits) const = 0;
+  // ---- cross-entropy from (vocab-sharded) logits ---------------------------------------------
+  // Megatron's vocab-parallel cross-entropy: full logits never exist on one rank. A rank holds
+  // logits [N, Vl] for vocab ids [shard.begin, shard.begin + Vl), of which the first shard.valid
+  // columns are real (the rest is TP padding and never enters the softmax). Per row:
+  //   row_max        = max over real local columns            -> all_reduce(max) over TP
+  //   sum_exp, tgt   = Σ exp(logit − row_max), target's logit  -> all_reduce(sum) over TP
+  //                    (tgt = 0 on ranks not holding the target)
+  //   loss           = log(sum_exp) + row_max − tgt
+  // With tp = 1 (shard = whole vocabulary) the reductions are no-ops. targets are i32 [N] in
+  // [0, shard.vocab); anything else is an error naming the row.
+  virtual void cross_entropy_row_max(const Tensor& logits, const VocabShard& shard, const Tensor& row_max) const = 0;
+  virtual void cross_entropy_sums(const Tensor& logits, const Tensor& targets, const VocabShard& shard,
+                                  const Tensor& row_max, const Tensor& sum_exp, const Tensor& target_logit) const = 0;
+  // losses[N] = log(sum_exp) + row_max − target_logit (after the reductions).
+  virtual void cross_entropy_losses(const Tensor& row_max, const Tensor& sum_exp, const Tensor& target_logit,
+                                    const Tensor& losses) const = 0;
+  // dlogits[n, j] = dloss · (exp(logits[n, j] − row_max[n]) / sum_exp[n] − [shard.begin + j == t]) for
+  // real columns, 0 for padding. dloss is d(objective)/d(losses[n]), the same for every row (1/N
+  // for a mean). Written, not accumulated.
+  virtual void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const VocabShard& shard,
+                                      const Tensor& row_max, const Tensor& sum_exp, float dloss,
+                                      const Tensor& dlogits) const = 0;
 
   // ---- optimizer ------------------------------------------------------------------------------
   // AdamW on f32 param/grad/m/v of equal shape: m, v updated in place, then

@@ -74,6 +74,9 @@ class Tensor {
   void copy_from(const Tensor& src) const;  // same shape and dtype; devices may differ
 
   bool same_storage(const Tensor& other) const { return storage_ == other.storage_; }
+  // Identity and size of the underlying allocation (views share both): for memory accounting.
+  const void* storage_id() const { return storage_.get(); }
+  std::size_t storage_bytes() const { return storage_ ? storage_->bytes : 0; }
 
  private:
   std::shared_ptr<Storage> storage_;

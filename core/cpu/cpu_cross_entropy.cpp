@@ -1,5 +1,7 @@
-// Cross-entropy from logits [N, Vp] whose first `vocab` columns are real; the padding columns
-// (tensor-parallel vocab padding) never enter the softmax and get zero gradient.
+// Vocab-parallel cross-entropy (see core/ops.h): each rank sees logits [N, Vl] for vocab ids
+// [shard.begin, shard.begin + Vl) whose first shard.valid columns are real. The padding columns
+// never enter the max or the sum and get zero gradient; the cross-rank reductions happen between
+// these ops, so each op only ever touches its own shard.
 #include <algorithm>
 #include <cmath>
 
@@ -12,68 +14,118 @@ namespace trident {
 namespace {
 
 struct CeDims {
-  std::int64_t n, vp;
+  std::int64_t n, vl;
 };
 
-CeDims check_ce(const char* op, const Tensor& logits, const Tensor& targets, std::int64_t vocab) {
+// logits [.., Vl] against a shard that fits both the tensor and the vocabulary; returns N and Vl.
+CeDims check_logits(const char* op, const Tensor& logits, const VocabShard& shard) {
   cpu::check_f32(op, "logits", logits);
-  cpu::check_i32(op, "targets", targets);
-  const std::int64_t vp = cpu::last_dim(op, "logits", logits);
-  TRIDENT_CHECK(vocab >= 1 && vocab <= vp, op, ": vocab ", vocab, " must be in [1, ", vp, "] (logits ",
-                logits.shape().str(), ")");
-  const std::int64_t n = logits.numel() / vp;
-  TRIDENT_CHECK(targets.numel() == n, op, ": targets ", targets.shape().str(), " should hold one id per row of logits ",
-                logits.shape().str(), " (", n, " rows)");
-  return {n, vp};
+  const std::int64_t vl = cpu::last_dim(op, "logits", logits);
+  TRIDENT_CHECK(shard.vocab >= 1, op, ": shard.vocab is ", shard.vocab, ", the vocabulary needs at least one id");
+  // valid == 0 is legal: with heavy TP padding a rank's shard can be all padding.
+  TRIDENT_CHECK(shard.valid >= 0 && shard.valid <= vl, op, ": shard.valid ", shard.valid, " must be in [0, ", vl,
+                "] (logits ", logits.shape().str(), ")");
+  TRIDENT_CHECK(shard.begin >= 0 && shard.begin + shard.valid <= shard.vocab, op, ": shard [", shard.begin, ", ",
+                shard.begin + shard.valid, ") does not lie inside the vocabulary [0, ", shard.vocab, ")");
+  std::int64_t n = 1;  // the leading dims, not numel / Vl, so an empty shard [N, 0] still has N rows
+  for (int i = 0; i + 1 < logits.ndim(); ++i) n *= logits.dim(i);
+  return {n, vl};
 }
 
-std::int32_t target_of(const char* op, const std::int32_t* targets, std::int64_t row, std::int64_t vocab) {
-  const std::int32_t t = targets[row];
-  TRIDENT_CHECK(t >= 0 && t < vocab, op, ": target ", t, " of row ", row, " is outside the vocabulary [0, ", vocab,
-                ")");
-  return t;
+// A per-row f32 tensor (row_max, sum_exp, ...) with one value per row of logits.
+void check_rows(const char* op, const char* name, const Tensor& t, std::int64_t n) {
+  cpu::check_f32(op, name, t);
+  TRIDENT_CHECK(t.numel() == n, op, ": ", name, " ", t.shape().str(), " should hold one value per row (", n,
+                " rows)");
+}
+
+// targets i32 with one id per row; every id must be in [0, vocab) whichever rank holds it, so a bad
+// target fails on all ranks alike instead of silently contributing nothing.
+const std::int32_t* check_targets(const char* op, const Tensor& targets, std::int64_t n, std::int64_t vocab) {
+  cpu::check_i32(op, "targets", targets);
+  TRIDENT_CHECK(targets.numel() == n, op, ": targets ", targets.shape().str(), " should hold one id per row (", n,
+                " rows)");
+  const std::int32_t* tg = targets.data<std::int32_t>();
+  for (std::int64_t r = 0; r < n; ++r)
+    TRIDENT_CHECK(tg[r] >= 0 && tg[r] < vocab, op, ": target ", tg[r], " of row ", r,
+                  " is outside the vocabulary [0, ", vocab, ")");
+  return tg;
 }
 
 }  // namespace
 
-// losses[n] = logsumexp(logits[n, :vocab]) - logits[n, targets[n]]
-void CpuOps::cross_entropy_forward(const Tensor& logits, const Tensor& targets, std::int64_t vocab,
-                                   const Tensor& losses) const {
-  const char* op = "cross_entropy_forward";
-  const CeDims d = check_ce(op, logits, targets, vocab);
-  cpu::check_f32(op, "losses", losses);
-  TRIDENT_CHECK(losses.numel() == d.n, op, ": losses ", losses.shape().str(),
-                " should hold one value per row of logits ", logits.shape().str());
+// row_max[n] = max over the real local columns (-inf when the shard is all padding).
+void CpuOps::cross_entropy_row_max(const Tensor& logits, const VocabShard& shard, const Tensor& row_max) const {
+  const char* op = "cross_entropy_row_max";
+  const CeDims d = check_logits(op, logits, shard);
+  check_rows(op, "row_max", row_max, d.n);
   const float* x = logits.data<float>();
-  const std::int32_t* tg = targets.data<std::int32_t>();
-  float* l = losses.data<float>();
+  float* m = row_max.data<float>();
+  for (std::int64_t r = 0; r < d.n; ++r) m[r] = cpu::lane_max(x + r * d.vl, shard.valid);
+}
+
+// sum_exp[n] = Σ_real exp(logit − row_max[n]) with the global row_max; target_logit[n] is the
+// target's logit when this shard holds it, else 0, so summing over ranks yields the one real value.
+void CpuOps::cross_entropy_sums(const Tensor& logits, const Tensor& targets, const VocabShard& shard,
+                                const Tensor& row_max, const Tensor& sum_exp, const Tensor& target_logit) const {
+  const char* op = "cross_entropy_sums";
+  const CeDims d = check_logits(op, logits, shard);
+  check_rows(op, "row_max", row_max, d.n);
+  check_rows(op, "sum_exp", sum_exp, d.n);
+  check_rows(op, "target_logit", target_logit, d.n);
+  const std::int32_t* tg = check_targets(op, targets, d.n, shard.vocab);
+  const float* x = logits.data<float>();
+  const float* m = row_max.data<float>();
+  float* s = sum_exp.data<float>();
+  float* tl = target_logit.data<float>();
   for (std::int64_t r = 0; r < d.n; ++r) {
-    const float* row = x + r * d.vp;
-    const std::int32_t t = target_of(op, tg, r, vocab);
-    const float m = cpu::lane_max(row, vocab);  // logsumexp = m + log Σ exp(x - m), stable
-    l[r] = m + std::log(cpu::exp_sum<false>(row, m, vocab, nullptr)) - row[t];
+    const float* row = x + r * d.vl;
+    s[r] = cpu::exp_sum<false>(row, m[r], shard.valid, nullptr);
+    const std::int64_t local = tg[r] - shard.begin;
+    tl[r] = local >= 0 && local < shard.valid ? row[local] : 0.0f;
   }
 }
 
-// dlogits[n, :vocab] = dloss · (softmax(logits[n, :vocab]) - onehot(t)); dlogits[n, vocab:] = 0.
-void CpuOps::cross_entropy_backward(const Tensor& logits, const Tensor& targets, std::int64_t vocab, float dloss,
+// losses[n] = log(sum_exp[n]) + row_max[n] − target_logit[n]: logsumexp minus the target's logit.
+void CpuOps::cross_entropy_losses(const Tensor& row_max, const Tensor& sum_exp, const Tensor& target_logit,
+                                  const Tensor& losses) const {
+  const char* op = "cross_entropy_losses";
+  cpu::check_f32(op, "row_max", row_max);
+  const std::int64_t n = row_max.numel();
+  check_rows(op, "sum_exp", sum_exp, n);
+  check_rows(op, "target_logit", target_logit, n);
+  check_rows(op, "losses", losses, n);
+  const float* m = row_max.data<float>();
+  const float* s = sum_exp.data<float>();
+  const float* tl = target_logit.data<float>();
+  float* l = losses.data<float>();
+  for (std::int64_t r = 0; r < n; ++r) l[r] = std::log(s[r]) + m[r] - tl[r];
+}
+
+// dlogits[n, j] = dloss · (exp(logit − row_max) / sum_exp − onehot) on real columns, 0 on padding.
+// One pass per row: each exponential is computed once and scaled straight into dlogits.
+void CpuOps::cross_entropy_backward(const Tensor& logits, const Tensor& targets, const VocabShard& shard,
+                                    const Tensor& row_max, const Tensor& sum_exp, float dloss,
                                     const Tensor& dlogits) const {
   const char* op = "cross_entropy_backward";
-  const CeDims d = check_ce(op, logits, targets, vocab);
+  const CeDims d = check_logits(op, logits, shard);
+  check_rows(op, "row_max", row_max, d.n);
+  check_rows(op, "sum_exp", sum_exp, d.n);
   cpu::check_f32(op, "dlogits", dlogits);
   cpu::check_same_shape(op, "logits", logits, "dlogits", dlogits);
+  const std::int32_t* tg = check_targets(op, targets, d.n, shard.vocab);
   const float* x = logits.data<float>();
-  const std::int32_t* tg = targets.data<std::int32_t>();
+  const float* m = row_max.data<float>();
+  const float* s = sum_exp.data<float>();
   float* g = dlogits.data<float>();
   for (std::int64_t r = 0; r < d.n; ++r) {
-    const float* row = x + r * d.vp;
-    float* grow = g + r * d.vp;
-    const std::int32_t t = target_of(op, tg, r, vocab);
-    const float m = cpu::lane_max(row, vocab);
-    const float k = dloss / cpu::exp_sum<true>(row, m, vocab, grow);  // grow holds exp(x - m) until scaled
-    for (std::int64_t j = 0; j < vocab; ++j) grow[j] *= k;
-    grow[t] -= dloss;
-    std::fill(grow + vocab, grow + d.vp, 0.0f);
+    const float* row = x + r * d.vl;
+    float* grow = g + r * d.vl;
+    const float shift = m[r], k = dloss / s[r];
+    for (std::int64_t j = 0; j < shard.valid; ++j) grow[j] = k * cpu::fast_exp(row[j] - shift);
+    const std::int64_t local = tg[r] - shard.begin;
+    if (local >= 0 && local < shard.valid) grow[local] -= dloss;
+    std::fill(grow + shard.valid, grow + d.vl, 0.0f);
   }
 }
 

@@ -47,9 +47,13 @@ class CpuOps final : public Ops {
   void embedding_backward(const Tensor& dout, const Tensor& ids, std::int64_t row_begin,
                           const Tensor& dtable) const override;
 
-  void cross_entropy_forward(const Tensor& logits, const Tensor& targets, std::int64_t vocab,
-                             const Tensor& losses) const override;
-  void cross_entropy_backward(const Tensor& logits, const Tensor& targets, std::int64_t vocab, float dloss,
+  void cross_entropy_row_max(const Tensor& logits, const VocabShard& shard, const Tensor& row_max) const override;
+  void cross_entropy_sums(const Tensor& logits, const Tensor& targets, const VocabShard& shard, const Tensor& row_max,
+                          const Tensor& sum_exp, const Tensor& target_logit) const override;
+  void cross_entropy_losses(const Tensor& row_max, const Tensor& sum_exp, const Tensor& target_logit,
+                            const Tensor& losses) const override;
+  void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const VocabShard& shard,
+                              const Tensor& row_max, const Tensor& sum_exp, float dloss,
                               const Tensor& dlogits) const override;
 
   void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,

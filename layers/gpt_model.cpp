@@ -1,0 +1,158 @@
+#include "layers/gpt_model.h"
+
+#include <set>
+
+#include "core/ops.h"
+
+namespace trident {
+
+struct GptModel::MicroBatch {
+  VocabParallelEmbedding::Saved embedding;
+  std::vector<TransformerBlock::Saved> blocks;
+  LayerNorm::Saved ln_f;
+  VocabParallelHead::Saved head;
+  double loss = 0.0;
+  bool backward_input_done = false;
+};
+
+GptModel::GptModel(const GptConfig& config, const StageLayout& layout, Communicator* tp_group,
+                   TensorParallelOptions options, Device device)
+    : config_(config), layout_(layout), tp_(std::make_unique<TensorParallel>(tp_group, options)) {
+  config_.validate();
+  TRIDENT_CHECK(layout.first_layer >= 0 && layout.num_layers >= 0 &&
+                    layout.first_layer + layout.num_layers <= config.layers,
+                "stage layers [", layout.first_layer, ", ", layout.first_layer + layout.num_layers,
+                ") are outside the model's ", config.layers, " layers");
+  if (layout.has_embedding) embedding_.emplace(config_, *tp_, device);
+  for (std::int64_t i = 0; i < layout.num_layers; ++i)
+    blocks_.push_back(std::make_unique<TransformerBlock>(static_cast<int>(layout.first_layer + i), config_, *tp_, device));
+  if (layout.has_head) {
+    ln_f_.emplace("ln_f", config_.hidden, config_.ln_eps, *tp_, device);
+    Parameter* wte = nullptr;
+    if (embedding_) {
+      wte = &embedding_->wte;
+    } else {
+      head_wte_.emplace(make_wte(config_, *tp_, device));
+      wte = &*head_wte_;
+    }
+    head_.emplace(config_, *tp_, *wte);
+  }
+  for (Parameter* p : parameters()) p->initialize(config_.seed);
+}
+
+GptModel::~GptModel() = default;
+
+GptModel::MicroBatch& GptModel::state(int mb, const char* what) {
+  auto it = stash_.find(mb);
+  TRIDENT_CHECK(it != stash_.end(), what, " of micro-batch ", mb, " before its forward (or after its backward_weight)");
+  return *it->second;
+}
+
+Tensor GptModel::forward(int mb, const Tensor& input, const Tensor& targets, float loss_scale) {
+  TRIDENT_CHECK(stash_.find(mb) == stash_.end(), "forward of micro-batch ", mb, " twice before its backward");
+  auto owned = std::make_unique<MicroBatch>();
+  MicroBatch& m = *owned;
+  m.blocks.resize(blocks_.size());
+  Tensor x = embedding_ ? embedding_->forward(input, m.embedding) : input.as_2d();
+  for (std::size_t i = 0; i < blocks_.size(); ++i) x = blocks_[i]->forward(x, m.blocks[i]);
+  if (head_) {
+    TRIDENT_CHECK(targets.defined(), "the last stage's forward needs the targets of micro-batch ", mb);
+    m.loss = head_->forward(ln_f_->forward(x, m.ln_f), targets, loss_scale, m.head);
+    x = Tensor();
+  }
+  stash_.emplace(mb, std::move(owned));
+  return x;
+}
+
+Tensor GptModel::backward_input(int mb, const Tensor& dy) {
+  MicroBatch& m = state(mb, "backward_input");
+  TRIDENT_CHECK(!m.backward_input_done, "backward_input of micro-batch ", mb, " twice");
+  Tensor d = head_ ? ln_f_->backward_input(head_->backward_input(m.head), m.ln_f) : dy.as_2d();
+  for (std::size_t i = blocks_.size(); i-- > 0;) d = blocks_[i]->backward_input(d, m.blocks[i]);
+  m.backward_input_done = true;
+  if (embedding_) {
+    embedding_->backward_input(d, m.embedding);
+    return Tensor();
+  }
+  return d;
+}
+
+void GptModel::backward_weight(int mb) {
+  MicroBatch& m = state(mb, "backward_weight");
+  TRIDENT_CHECK(m.backward_input_done, "backward_weight of micro-batch ", mb, " before its backward_input");
+  if (head_) {
+    head_->backward_weight(m.head);
+    ln_f_->backward_weight(m.ln_f);
+  }
+  for (std::size_t i = blocks_.size(); i-- > 0;) blocks_[i]->backward_weight(m.blocks[i]);
+  if (embedding_) embedding_->backward_weight(m.embedding);
+  stash_.erase(mb);
+}
+
+Tensor GptModel::backward(int mb, const Tensor& dy) {
+  Tensor dx = backward_input(mb, dy);
+  backward_weight(mb);
+  return dx;
+}
+
+void GptModel::release(int mb) { stash_.erase(mb); }
+
+double GptModel::loss(int mb) const {
+  TRIDENT_CHECK(head_.has_value(), "loss() is only defined on the last pipeline stage");
+  auto it = stash_.find(mb);
+  TRIDENT_CHECK(it != stash_.end(), "loss of micro-batch ", mb, " is not available (no forward, or freed)");
+  return it->second->loss;
+}
+
+ParameterList GptModel::parameters() {
+  ParameterList out;
+  if (embedding_) embedding_->collect(out);
+  for (auto& b : blocks_) b->collect(out);
+  if (head_) {
+    ln_f_->collect(out);
+    if (head_wte_) out.push_back(&*head_wte_);
+  }
+  return out;
+}
+
+Parameter* GptModel::find(const std::string& name) {
+  for (Parameter* p : parameters())
+    if (p->name() == name) return p;
+  return nullptr;
+}
+
+void GptModel::zero_grads() {
+  for (Parameter* p : parameters()) ops_for(p->grad.device()).fill(p->grad, 0.0f);
+}
+
+void GptModel::reduce_tp_partial_grads() {
+  for (Parameter* p : parameters())
+    if (p->grad_is_tp_partial) tp_->all_reduce(p->grad);
+}
+
+double GptModel::flops_forward(std::int64_t batch) const {
+  double f = 0.0;
+  for (const auto& b : blocks_) f += b->flops_forward(batch);
+  if (head_) f += head_->flops_forward(batch * config_.seq_len);
+  return f;
+}
+
+std::int64_t GptModel::stashed_bytes(int mb) const {
+  auto it = stash_.find(mb);
+  if (it == stash_.end()) return 0;
+  // Activations are shared between layers (a layer's output is the next one's saved input), so
+  // bytes are counted per storage, not per handle. Token ids and targets belong to the caller.
+  const MicroBatch& m = *it->second;
+  std::set<const void*> seen{m.embedding.ids.storage_id(), m.head.targets.storage_id()};
+  std::int64_t bytes = 0;
+  auto count = [&](const Tensor& t) {
+    if (t.defined() && seen.insert(t.storage_id()).second) bytes += static_cast<std::int64_t>(t.storage_bytes());
+  };
+  m.embedding.for_each(count);
+  for (const auto& b : m.blocks) b.for_each(count);
+  m.ln_f.for_each(count);
+  m.head.for_each(count);
+  return bytes;
+}
+
+}  // namespace trident

@@ -1,0 +1,91 @@
+// The part of the GPT a pipeline rank holds (the whole model when pp = 1), TP-sharded, with the
+// micro-batch interface the pipeline executor drives:
+//
+//   forward(mb, input)      first stage: input = token ids [B, S]; else hidden [n_local, h]
+//                           last stage: also targets; returns the hidden output (empty on the last)
+//   backward_input(mb, dy)  last stage: dy is ignored (the loss seeds it); returns d(input)
+//                           (empty on the first stage)
+//   backward_weight(mb)     accumulates this micro-batch's weight gradients, frees its state
+//
+// Each micro-batch's saved activations live in a stash keyed by its id until backward_weight, so
+// any schedule (GPipe, 1F1B, interleaved, zero-bubble with I and W apart) can drive it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "layers/gpt_config.h"
+#include "layers/layer_norm.h"
+#include "layers/tensor_parallel.h"
+#include "layers/transformer_block.h"
+#include "layers/vocab_parallel_embedding.h"
+#include "layers/vocab_parallel_head.h"
+
+namespace trident {
+
+// Which blocks a stage holds, and whether it holds the embedding (first stage) and the final
+// LayerNorm, output layer and loss (last stage).
+struct StageLayout {
+  std::int64_t first_layer = 0;
+  std::int64_t num_layers = 0;
+  bool has_embedding = true;
+  bool has_head = true;
+
+  static StageLayout whole(const GptConfig& config) { return {0, config.layers, true, true}; }
+};
+
+class GptModel {
+ public:
+  // `tp_group` is the mesh's TP communicator (nullptr: tp = 1). Parameters are initialised from
+  // config.seed; the model keeps references to nothing but the group.
+  GptModel(const GptConfig& config, const StageLayout& layout, Communicator* tp_group, TensorParallelOptions options,
+           Device device = Device::cpu());
+  ~GptModel();
+
+  Tensor forward(int mb, const Tensor& input, const Tensor& targets = Tensor(), float loss_scale = 1.0f);
+  Tensor backward_input(int mb, const Tensor& dy = Tensor());
+  void backward_weight(int mb);
+  // backward_input then backward_weight.
+  Tensor backward(int mb, const Tensor& dy = Tensor());
+  // Drops micro-batch mb's saved state without a backward (evaluation: forward only).
+  void release(int mb);
+
+  // Mean token loss of micro-batch mb (last stage, after its forward).
+  double loss(int mb) const;
+
+  // Every parameter this rank holds, each once (the tied wte appears once on pp = 1).
+  ParameterList parameters();
+  Parameter* find(const std::string& name);
+  void zero_grads();
+  // Gradients that are partial sums over TP (sequence parallelism) are all-reduced over TP. Call
+  // once after the last backward of a step.
+  void reduce_tp_partial_grads();
+
+  // Forward FLOPs of this rank for one micro-batch of `batch` sequences (matmuls, model FLOPs).
+  double flops_forward(std::int64_t batch) const;
+  // Bytes of activations kept for micro-batch mb right now (each storage counted once).
+  std::int64_t stashed_bytes(int mb) const;
+  std::size_t stashed_micro_batches() const { return stash_.size(); }
+
+  const GptConfig& config() const { return config_; }
+  const StageLayout& layout() const { return layout_; }
+  const TensorParallel& tp() const { return *tp_; }
+
+ private:
+  struct MicroBatch;
+  MicroBatch& state(int mb, const char* what);
+
+  GptConfig config_;
+  StageLayout layout_;
+  std::unique_ptr<TensorParallel> tp_;
+  std::optional<VocabParallelEmbedding> embedding_;
+  std::vector<std::unique_ptr<TransformerBlock>> blocks_;
+  std::optional<LayerNorm> ln_f_;
+  std::optional<Parameter> head_wte_;  // the last stage's own copy of wte when it has no embedding
+  std::optional<VocabParallelHead> head_;
+  std::map<int, std::unique_ptr<MicroBatch>> stash_;
+};
+
+}  // namespace trident

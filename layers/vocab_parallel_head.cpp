@@ -1,0 +1,65 @@
+#include "layers/vocab_parallel_head.h"
+
+#include <algorithm>
+
+#include "core/ops.h"
+
+namespace trident {
+
+VocabParallelHead::VocabParallelHead(const GptConfig& c, const TensorParallel& tp, Parameter& wte)
+    : tp_(tp), wte_(wte), vocab_(c.vocab) {}
+
+VocabShard VocabParallelHead::vocab_shard() const {
+  // This rank's rows of the padded table; those at or past V are padding.
+  const std::int64_t rows = wte_.value.dim(0), begin = wte_.spec().ranges(0).front().begin;
+  return {begin, std::max<std::int64_t>(0, std::min(rows, vocab_ - begin)), vocab_};
+}
+
+double VocabParallelHead::forward(const Tensor& x, const Tensor& targets, float loss_scale, Saved& s) const {
+  const Ops& ops = ops_for(x.device());
+  s.x = tp_.enter_region(x.as_2d());
+  const std::int64_t tokens = s.x.dim(0);
+  TRIDENT_CHECK(targets.dtype() == DType::kI32 && targets.numel() == tokens, "loss: targets ", targets.shape().str(),
+                " ", dtype_name(targets.dtype()), " should be i32 with one id per token (", tokens, ")");
+  s.targets = targets.view({tokens});
+  const VocabShard shard = vocab_shard();
+  s.logits = Tensor::empty({tokens, wte_.value.dim(0)}, DType::kF32, x.device());
+  ops.gemm(false, true, 1.0f, s.x, wte_.value, 0.0f, s.logits);
+  s.row_max = Tensor::empty({tokens}, DType::kF32, x.device());
+  ops.cross_entropy_row_max(s.logits, shard, s.row_max);
+  tp_.all_reduce(s.row_max, ReduceOp::kMax);
+  // sum_exp and the target logit travel in one buffer: one all-reduce instead of two.
+  Tensor sums = Tensor::empty({2, tokens}, DType::kF32, x.device());
+  s.sum_exp = sums.slice0(0, 1).view({tokens});
+  Tensor target_logit = sums.slice0(1, 2).view({tokens});
+  ops.cross_entropy_sums(s.logits, s.targets, shard, s.row_max, s.sum_exp, target_logit);
+  tp_.all_reduce(sums);
+  Tensor losses = Tensor::empty({tokens}, DType::kF32, x.device());
+  ops.cross_entropy_losses(s.row_max, s.sum_exp, target_logit, losses);
+  s.loss_sum = ops.sum(losses);
+  s.dloss = loss_scale / static_cast<float>(tokens);
+  return s.loss_sum / static_cast<double>(tokens);
+}
+
+Tensor VocabParallelHead::backward_input(Saved& s) const {
+  const Ops& ops = ops_for(s.x.device());
+  const VocabShard shard = vocab_shard();
+  Tensor dlogits = Tensor::empty(s.logits.shape(), DType::kF32, s.x.device());
+  ops.cross_entropy_backward(s.logits, s.targets, shard, s.row_max, s.sum_exp, s.dloss, dlogits);
+  s.logits = dlogits;  // the logits are no longer needed; keep only their gradient for W
+  Tensor dx = Tensor::empty(s.x.shape(), DType::kF32, s.x.device());
+  ops.gemm(false, false, 1.0f, dlogits, wte_.value, 0.0f, dx);
+  return tp_.enter_region_backward(dx);
+}
+
+void VocabParallelHead::backward_weight(Saved& s) {
+  ops_for(s.x.device()).gemm(true, false, 1.0f, s.logits, s.x, 1.0f, wte_.grad);
+  s = Saved{};
+}
+
+double VocabParallelHead::flops_forward(std::int64_t tokens) const {
+  return 2.0 * static_cast<double>(tokens) * static_cast<double>(wte_.value.dim(1)) *
+         static_cast<double>(wte_.value.dim(0));
+}
+
+}  // namespace trident
