@@ -1,0 +1,124 @@
+#include "schedules/gpt_pipeline_stage.h"
+
+#include <numeric>
+
+#include "core/ops.h"
+
+namespace trident {
+
+std::vector<std::int64_t> split_layers(std::int64_t layers, int chunks, const std::vector<std::int64_t>& counts) {
+  if (!counts.empty()) {
+    TRIDENT_CHECK(static_cast<int>(counts.size()) == chunks, "layers per stage lists ", counts.size(),
+                  " stages but the schedule has ", chunks, " chunks (pp x v): give one count per chunk");
+    std::int64_t sum = 0;
+    for (std::int64_t n : counts) {
+      TRIDENT_CHECK(n >= 0, "layers per stage holds a negative count ", n);
+      sum += n;
+    }
+    TRIDENT_CHECK(sum == layers, "layers per stage sums to ", sum, " but the model has ", layers, " layers");
+    return counts;
+  }
+  std::vector<std::int64_t> out(static_cast<std::size_t>(chunks), layers / chunks);
+  for (std::int64_t i = 0; i < layers % chunks; ++i) ++out[static_cast<std::size_t>(i)];
+  return out;
+}
+
+GptPipelineStage::GptPipelineStage(const GptConfig& config, const Schedule& schedule, int pp_rank,
+                                   Communicator* tp_group, TensorParallelOptions options,
+                                   const std::vector<std::int64_t>& layers_per_chunk, Device device)
+    : config_(config), schedule_(schedule), rank_(pp_rank), chunks_(schedule.chunks_of(pp_rank)) {
+  const int total = schedule.num_chunks();
+  const auto counts = split_layers(config.layers, total, layers_per_chunk);
+  std::int64_t first = 0;
+  for (int c = 0; c < total; ++c) {
+    const std::int64_t n = counts[static_cast<std::size_t>(c)];
+    if (schedule.rank_of(c) == pp_rank) {
+      const StageLayout layout{first, n, c == 0, c == total - 1};
+      models_.emplace(c, std::make_unique<GptModel>(config, layout, tp_group, options, device));
+    }
+    first += n;
+  }
+}
+
+void GptPipelineStage::set_batch(const Tensor& ids, const Tensor& targets) {
+  TRIDENT_CHECK(ids.ndim() == 2 && ids.dim(0) % schedule_.micro_batches == 0, "a step's batch ", ids.shape().str(),
+                " must be [micro_batches x micro_batch_size, seq_len] with micro_batches=", schedule_.micro_batches);
+  ids_ = ids;
+  targets_ = targets;
+  micro_batch_size_ = ids.dim(0) / schedule_.micro_batches;
+  losses_.clear();
+}
+
+Shape GptPipelineStage::boundary_shape(int) const {
+  const GptModel& any = *models_.begin()->second;
+  return {any.tp().local_tokens(micro_batch_size_ * config_.seq_len), config_.hidden};
+}
+
+GptModel& GptPipelineStage::chunk_model(int chunk) {
+  auto it = models_.find(chunk);
+  TRIDENT_CHECK(it != models_.end(), "pipeline rank ", rank_, " does not hold chunk ", chunk);
+  return *it->second;
+}
+
+Tensor GptPipelineStage::forward(int mb, int chunk, const Tensor& input) {
+  GptModel& m = chunk_model(chunk);
+  const std::int64_t b0 = mb * micro_batch_size_, b1 = b0 + micro_batch_size_;
+  const Tensor in = chunk == 0 ? ids_.slice0(b0, b1) : input;
+  if (chunk != schedule_.num_chunks() - 1) return m.forward(mb, in);
+  m.forward(mb, in, targets_.slice0(b0, b1), 1.0f / static_cast<float>(schedule_.micro_batches));
+  losses_[mb] = m.loss(mb);
+  return Tensor();
+}
+
+Tensor GptPipelineStage::backward_input(int mb, int chunk, const Tensor& grad_output) {
+  return chunk_model(chunk).backward_input(mb, grad_output);
+}
+
+void GptPipelineStage::backward_weight(int mb, int chunk) { chunk_model(chunk).backward_weight(mb); }
+
+ParameterList GptPipelineStage::parameters() {
+  ParameterList out;
+  for (auto& [c, m] : models_)
+    for (Parameter* p : m->parameters()) out.push_back(p);
+  return out;
+}
+
+void GptPipelineStage::zero_grads() {
+  for (auto& [c, m] : models_) m->zero_grads();
+}
+
+void GptPipelineStage::finish_grads(Communicator* embedding_group) {
+  for (auto& [c, m] : models_) m->reduce_tp_partial_grads();
+  const int last = schedule_.num_chunks() - 1;
+  // The wte copies this rank holds: the embedding's (chunk 0) and the head's (last chunk).
+  std::vector<Parameter*> copies;
+  for (int c : {0, last})
+    if (models_.count(c))
+      if (Parameter* p = models_.at(c)->find("wte.weight"); p && (copies.empty() || copies.front() != p)) copies.push_back(p);
+  if (copies.empty()) return;
+  const Ops& ops = ops_for(copies.front()->grad.device());
+  if (copies.size() == 2) ops.axpy(1.0f, copies[1]->grad, copies[0]->grad);  // both ends here: sum in memory
+  if (schedule_.rank_of(0) != schedule_.rank_of(last)) {
+    TRIDENT_CHECK(embedding_group != nullptr, "pipeline rank ", rank_, " holds a tied wte but has no embedding group");
+    embedding_group->all_reduce(copies.front()->grad, ReduceOp::kSum);
+  }
+  if (copies.size() == 2) copies[1]->grad.copy_from(copies[0]->grad);
+}
+
+bool GptPipelineStage::holds_loss() const { return models_.count(schedule_.num_chunks() - 1) != 0; }
+
+double GptPipelineStage::loss() const {
+  TRIDENT_CHECK(holds_loss(), "pipeline rank ", rank_, " does not hold the loss (the last chunk)");
+  TRIDENT_CHECK(static_cast<int>(losses_.size()) == schedule_.micro_batches, "loss() before every micro-batch's forward");
+  double sum = 0;
+  for (const auto& [mb, l] : losses_) sum += l;
+  return sum / schedule_.micro_batches;
+}
+
+double GptPipelineStage::flops_forward_per_micro_batch() const {
+  double f = 0;
+  for (const auto& [c, m] : models_) f += m->flops_forward(micro_batch_size_);
+  return f;
+}
+
+}  // namespace trident

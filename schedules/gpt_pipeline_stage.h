@@ -1,0 +1,64 @@
+// The GPT as a pipeline rank runs it: one GptModel per chunk this rank holds (v of them), fed
+// micro-batches of one step's batch, behind the executor's StageRunner interface.
+//
+// Chunks cut the L blocks in order: evenly by default (the first L mod C chunks get one extra
+// block), or by an explicit list of blocks per chunk. Chunk 0 also holds the embedding; the last
+// chunk the final LayerNorm, the output layer and the loss, with its own copy of the tied wte.
+// finish_grads() makes the copies' gradients equal to their sum (in memory when one rank holds
+// both, e.g. the V placement; over the mesh's embedding group otherwise).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "layers/gpt_model.h"
+#include "schedules/schedule.h"
+#include "schedules/stage_runner.h"
+
+namespace trident {
+
+// Blocks per chunk for `chunks` chunks of a `layers`-block model; `explicit_counts` (if not empty)
+// must have `chunks` entries >= 0 summing to `layers`.
+std::vector<std::int64_t> split_layers(std::int64_t layers, int chunks, const std::vector<std::int64_t>& explicit_counts = {});
+
+class GptPipelineStage final : public StageRunner {
+ public:
+  GptPipelineStage(const GptConfig& config, const Schedule& schedule, int pp_rank, Communicator* tp_group,
+                   TensorParallelOptions options, const std::vector<std::int64_t>& layers_per_chunk = {},
+                   Device device = Device::cpu());
+
+  // The step's batch: ids and targets [m·b, S] i32; micro-batch i is rows [i·b, (i+1)·b).
+  void set_batch(const Tensor& ids, const Tensor& targets);
+
+  Shape boundary_shape(int chunk) const override;
+  Tensor forward(int mb, int chunk, const Tensor& input) override;
+  Tensor backward_input(int mb, int chunk, const Tensor& grad_output) override;
+  void backward_weight(int mb, int chunk) override;
+
+  // Every parameter of every chunk on this rank (each tensor once).
+  ParameterList parameters();
+  void zero_grads();
+  // After the step's last backward: TP-partial gradients reduced over TP, and the tied wte copies
+  // summed (`embedding_group`: the mesh's, null on ranks holding neither end).
+  void finish_grads(Communicator* embedding_group);
+
+  bool holds_loss() const;  // this rank holds the last chunk
+  double loss() const;      // mean loss over the step's micro-batches (holds_loss() only)
+  double flops_forward_per_micro_batch() const;
+
+  GptModel& chunk_model(int chunk);
+  const std::vector<int>& chunks() const { return chunks_; }
+
+ private:
+  GptConfig config_;
+  Schedule schedule_;
+  int rank_;
+  std::vector<int> chunks_;
+  std::map<int, std::unique_ptr<GptModel>> models_;  // global chunk -> model
+  Tensor ids_, targets_;
+  std::int64_t micro_batch_size_ = 0;
+  std::map<int, double> losses_;
+};
+
+}  // namespace trident

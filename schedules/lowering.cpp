@@ -1,0 +1,38 @@
+#include "schedules/lowering.h"
+
+namespace trident {
+
+Schedule lower(const Schedule& in) {
+  Schedule out = strip_communication(in);
+  const int last = in.num_chunks() - 1;
+  for (int r = 0; r < in.pp; ++r) {
+    std::vector<Action> lowered;
+    for (const Action& a : out.ranks[static_cast<std::size_t>(r)]) {
+      const int c = a.chunk;
+      // Cross-rank neighbours of this chunk (same-rank neighbours hand over in memory).
+      const bool remote_prev = c > 0 && in.rank_of(c - 1) != r;
+      const bool remote_next = c < last && in.rank_of(c + 1) != r;
+      if (a.type == ActionType::kF) {
+        if (remote_prev) lowered.push_back({ActionType::kRecvF, a.mb, c});
+        lowered.push_back(a);
+        if (remote_next) lowered.push_back({ActionType::kSendF, a.mb, c});
+      } else if (a.is_backward_input()) {
+        if (remote_next) lowered.push_back({ActionType::kRecvB, a.mb, c});
+        lowered.push_back(a);
+        if (remote_prev) lowered.push_back({ActionType::kSendB, a.mb, c});
+      } else {
+        lowered.push_back(a);
+      }
+    }
+    out.ranks[static_cast<std::size_t>(r)] = std::move(lowered);
+  }
+  return out;
+}
+
+Schedule strip_communication(const Schedule& s) {
+  Schedule out = s;
+  for (auto& l : out.ranks) std::erase_if(l, [](const Action& a) { return !a.is_compute(); });
+  return out;
+}
+
+}  // namespace trident

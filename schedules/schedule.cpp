@@ -1,0 +1,141 @@
+#include "schedules/schedule.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "core/error.h"
+
+namespace trident {
+
+std::string_view placement_name(Placement p) { return p == Placement::kLoop ? "loop" : "v"; }
+
+Placement parse_placement(std::string_view name) {
+  if (name == "loop") return Placement::kLoop;
+  if (name == "v") return Placement::kVShape;
+  TRIDENT_FAIL("unknown placement '", name, "': use loop (chunk c on rank c mod pp) or v (rank r holds r and 2pp-1-r)");
+}
+
+int Schedule::rank_of(int chunk) const {
+  TRIDENT_CHECK(chunk >= 0 && chunk < num_chunks(), "chunk ", chunk, " is outside [0, ", num_chunks(), ")");
+  if (placement == Placement::kVShape) return chunk < pp ? chunk : 2 * pp - 1 - chunk;
+  return chunk % pp;
+}
+
+std::vector<int> Schedule::chunks_of(int rank) const {
+  std::vector<int> out;
+  for (int c = 0; c < num_chunks(); ++c)
+    if (rank_of(c) == rank) out.push_back(c);
+  return out;
+}
+
+bool Schedule::lowered() const {
+  for (const auto& r : ranks)
+    for (const Action& a : r)
+      if (!a.is_compute()) return true;
+  return false;
+}
+
+std::string Schedule::to_text() const {
+  std::ostringstream os;
+  os << "schedule " << (name.empty() ? "custom" : name) << " pp=" << pp << " v=" << v
+     << " micro_batches=" << micro_batches << " placement=" << placement_name(placement) << "\n";
+  for (std::size_t r = 0; r < ranks.size(); ++r) {
+    os << "rank" << r << ":";
+    for (const Action& a : ranks[r]) os << " " << a.str();
+    os << "\n";
+  }
+  return os.str();
+}
+
+namespace {
+int header_int(const std::string& key, const std::string& value, int line) {
+  try {
+    std::size_t used = 0;
+    const int v = std::stoi(value, &used);
+    if (used == value.size() && v >= 1) return v;
+  } catch (const std::exception&) {
+  }
+  TRIDENT_FAIL("schedule line ", line, ": ", key, "=", value, " must be a positive integer");
+}
+}  // namespace
+
+Schedule Schedule::from_text(std::string_view text) {
+  Schedule s;
+  s.name = "custom";
+  bool header = false;
+  std::istringstream in{std::string(text)};
+  std::string raw;
+  int line_no = 0;
+  while (std::getline(in, raw)) {
+    ++line_no;
+    if (const auto hash = raw.find('#'); hash != std::string::npos) raw.resize(hash);
+    std::istringstream words(raw);
+    std::string first;
+    if (!(words >> first)) continue;
+    if (!header) {
+      TRIDENT_CHECK(first == "schedule", "schedule line ", line_no,
+                    ": the first line must be 'schedule NAME pp=P v=V micro_batches=M [placement=loop|v]'");
+      std::string tok;
+      if (words >> tok) s.name = tok;
+      while (words >> tok) {
+        const auto eq = tok.find('=');
+        TRIDENT_CHECK(eq != std::string::npos, "schedule line ", line_no, ": expected key=value, got '", tok, "'");
+        const std::string key = tok.substr(0, eq), value = tok.substr(eq + 1);
+        if (key == "pp") s.pp = header_int(key, value, line_no);
+        else if (key == "v") s.v = header_int(key, value, line_no);
+        else if (key == "micro_batches") s.micro_batches = header_int(key, value, line_no);
+        else if (key == "placement") s.placement = parse_placement(value);
+        else TRIDENT_FAIL("schedule line ", line_no, ": unknown key '", key, "' (use pp, v, micro_batches, placement)");
+      }
+      s.ranks.assign(static_cast<std::size_t>(s.pp), {});
+      header = true;
+      continue;
+    }
+    TRIDENT_CHECK(first.starts_with("rank") && first.ends_with(":"), "schedule line ", line_no,
+                  ": expected 'rankR: ACTION ACTION …', got '", first, "'");
+    int r = -1;
+    try {
+      r = std::stoi(first.substr(4, first.size() - 5));
+    } catch (const std::exception&) {
+    }
+    TRIDENT_CHECK(r >= 0 && r < s.pp, "schedule line ", line_no, ": rank '", first, "' is outside [0, ", s.pp, ")");
+    std::string tok;
+    while (words >> tok) {
+      try {
+        s.ranks[static_cast<std::size_t>(r)].push_back(parse_action(tok));
+      } catch (const Error& e) {
+        TRIDENT_FAIL("schedule line ", line_no, ": ", e.what());
+      }
+    }
+  }
+  TRIDENT_CHECK(header, "empty schedule: the first line must be 'schedule NAME pp=P v=V micro_batches=M'");
+  return s;
+}
+
+Schedule Schedule::load(const std::string& path) {
+  std::ifstream f(path);
+  TRIDENT_CHECK(f.good(), "cannot open schedule file '", path, "'");
+  std::stringstream buf;
+  buf << f.rdbuf();
+  try {
+    return from_text(buf.str());
+  } catch (const Error& e) {
+    TRIDENT_FAIL(path, ": ", e.what());
+  }
+}
+
+void Schedule::save(const std::string& path) const {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  {
+    std::ofstream f(tmp);
+    TRIDENT_CHECK(f.good(), "cannot write schedule file '", tmp, "'");
+    f << to_text();
+    f.flush();
+    TRIDENT_CHECK(f.good(), "writing schedule file '", tmp, "' failed");
+  }
+  TRIDENT_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename '", tmp, "' to '", path, "'");
+}
+
+}  // namespace trident
