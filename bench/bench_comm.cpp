@@ -8,18 +8,15 @@
 // Every rank runs the same fixed iteration counts, and each iteration's time is the slowest rank's,
 // so the ranks stay in lockstep and the number is what a synchronous training step would see.
 #include <benchmark/benchmark.h>
-#include <mpi.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <exception>
-#include <memory>
-#include <optional>
 #include <vector>
 
-#include "parallel/mpi/mpi_communicator.h"
+#include "bench/mpi_bench.h"
+#include "parallel/communicator.h"
 
 namespace {
 
@@ -28,12 +25,6 @@ using Clock = std::chrono::steady_clock;
 trident::Communicator* g_world = nullptr;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-// The slowest rank's time: what every rank waits for.
-double max_over_ranks(double t) {
-  MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  return t;
-}
 
 // Iterations per size: enough bytes to average out noise, few enough that the run stays short.
 // Fixed (not Google Benchmark's adaptive count), so both ranks run the same loop.
@@ -81,7 +72,7 @@ void BM_AllReduce(benchmark::State& state) {
   for (auto _ : state) {
     const Clock::time_point start = Clock::now();
     g_world->all_reduce(x, trident::ReduceOp::kSum);
-    const double t = max_over_ranks(seconds_since(start));
+    const double t = trident::bench::max_over_ranks(seconds_since(start));
     state.SetIterationTime(t);
     total += t;
   }
@@ -114,7 +105,7 @@ void BM_SendRecv(benchmark::State& state) {
   for (auto _ : state) {
     const Clock::time_point start = Clock::now();
     round_trip();
-    const double t = max_over_ranks(seconds_since(start)) / 2.0;
+    const double t = trident::bench::max_over_ranks(seconds_since(start)) / 2.0;
     state.SetIterationTime(t);
     total += t;
   }
@@ -138,36 +129,11 @@ void register_benchmarks() {
   }
 }
 
-// Ranks other than 0 run the same benchmarks in lockstep but print nothing.
-class NullReporter : public benchmark::BenchmarkReporter {
- public:
-  bool ReportContext(const Context&) override { return true; }
-  void ReportRuns(const std::vector<Run>&) override {}
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::optional<trident::MpiRuntime> mpi;
-  try {
-    mpi.emplace(&argc, &argv);
-    std::unique_ptr<trident::MpiCommunicator> world = trident::MpiCommunicator::world();
-    g_world = world.get();
-    if (world->size() < 2 && world->rank() == 0)
-      std::fprintf(stderr, "bench_comm: 1 rank, so nothing crosses a process boundary; run with mpirun -np 2\n");
-    benchmark::Initialize(&argc, argv);
+  return trident::bench::run_mpi_benchmarks(argc, argv, "bench_comm", [](trident::Communicator& world) {
+    g_world = &world;
     register_benchmarks();
-    if (world->rank() == 0) {
-      benchmark::RunSpecifiedBenchmarks();
-    } else {
-      NullReporter null_reporter;
-      benchmark::RunSpecifiedBenchmarks(&null_reporter);
-    }
-    benchmark::Shutdown();
-    return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_comm: %s\n", e.what());
-    if (mpi) trident::MpiRuntime::abort(1);
-    return 1;
-  }
+  });
 }

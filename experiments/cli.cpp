@@ -8,9 +8,10 @@ namespace trident {
 
 Command make_info_command();
 Command make_mesh_command();
+Command make_schedule_command();
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> all = {make_mesh_command(), make_info_command()};
+  static const std::vector<Command> all = {make_mesh_command(), make_schedule_command(), make_info_command()};
   return all;
 }
 

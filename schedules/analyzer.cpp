@@ -17,7 +17,9 @@
 
 namespace trident {
 
-double ActionCosts::of(ActionType t) const {
+double ActionCosts::of(ActionType t, int chunk) const {
+  if (chunk >= 0 && chunk < static_cast<int>(per_chunk.size()) && t <= ActionType::kW)
+    return per_chunk[static_cast<std::size_t>(chunk)][static_cast<std::size_t>(t)];
   switch (t) {
     case ActionType::kF: return f;
     case ActionType::kB: return b;
@@ -95,7 +97,7 @@ class Simulator {
       // Only a receive's input comes from another rank; it is usable p2p after the send.
       ready = std::max(ready, a.is_recv() ? t + costs_.p2p : t);
     }
-    const double end = ready + costs_.of(a.type);
+    const double end = ready + costs_.of(a.type, a.chunk);
     for (const EventKey& k : makes(a)) done(k) = end;
     timed_[ru].push_back({r, a, ready, end});
     now_[ru] = end;
@@ -120,6 +122,9 @@ void check_shape(const Schedule& s, const ActionCosts& costs) {
                 "' uses the V placement with v=", s.v, "; the V placement holds exactly 2 chunks per rank");
   TRIDENT_CHECK(s.ranks.size() == static_cast<std::size_t>(s.pp), "analyze: schedule '", s.name, "' has ",
                 s.ranks.size(), " rank lists for pp=", s.pp);
+  for (const auto& pc : costs.per_chunk)
+    for (const double c : pc)
+      TRIDENT_CHECK(std::isfinite(c) && c >= 0.0, "analyze: per-chunk costs must be finite and non-negative, got ", c);
   for (const double c : {costs.f, costs.b, costs.i, costs.w, costs.p2p})
     TRIDENT_CHECK(std::isfinite(c) && c >= 0.0, "analyze: costs must be finite and non-negative, got f=", costs.f,
                   " b=", costs.b, " i=", costs.i, " w=", costs.w, " p2p=", costs.p2p);

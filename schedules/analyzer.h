@@ -2,6 +2,7 @@
 // same lists the executor runs, and measures what researchers compare schedules by.
 #pragma once
 
+#include <array>
 #include <vector>
 
 #include "schedules/schedule.h"
@@ -13,7 +14,11 @@ namespace trident {
 struct ActionCosts {
   double f = 1.0, b = 2.0, i = 1.0, w = 1.0;
   double p2p = 0.0;  // latency from a SEND to the matching RECV being satisfiable
-  double of(ActionType t) const;
+  // Optional per-chunk costs {f, b, i, w}, indexed by global chunk; when present they replace the
+  // uniform ones (measured costs differ by chunk: the first holds the embedding, the last the
+  // output layer and loss).
+  std::vector<std::array<double, 4>> per_chunk;
+  double of(ActionType t, int chunk = -1) const;
 };
 
 struct TimedAction {

@@ -126,7 +126,9 @@ TEST(PipelineParallel, EveryScheduleMatchesSerial) {
       }
     }
   }
-  if (world.size() <= 8 && world.size() != 3) EXPECT_GE(cases, 8 * 4);
+  if (world.size() <= 8 && world.size() != 3) {
+    EXPECT_GE(cases, 8 * 4);
+  }
 }
 
 TEST(PipelineParallel, HandWrittenScheduleFromTextTrainsCorrectly) {
