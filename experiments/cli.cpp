@@ -8,10 +8,13 @@ namespace trident {
 
 Command make_info_command();
 Command make_mesh_command();
+Command make_data_command();
 Command make_schedule_command();
+Command make_train_command();
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> all = {make_mesh_command(), make_schedule_command(), make_info_command()};
+  static const std::vector<Command> all = {make_train_command(), make_mesh_command(), make_data_command(), make_schedule_command(),
+                                           make_info_command()};
   return all;
 }
 

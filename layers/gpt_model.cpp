@@ -80,12 +80,31 @@ Tensor GptModel::backward_input(int mb, const Tensor& dy) {
 void GptModel::backward_weight(int mb) {
   MicroBatch& m = state(mb, "backward_weight");
   TRIDENT_CHECK(m.backward_input_done, "backward_weight of micro-batch ", mb, " before its backward_input");
+  // The hook sees each layer's parameters as soon as their gradients hold this micro-batch. The
+  // head's W adds into wte too; the tied wte is reported once, after the embedding's W (the last).
+  ParameterList done;
+  auto report = [&] {
+    if (grad_hook_)
+      for (Parameter* p : done) grad_hook_(*p);
+    done.clear();
+  };
   if (head_) {
     head_->backward_weight(m.head);
+    if (head_wte_) done.push_back(&*head_wte_);
     ln_f_->backward_weight(m.ln_f);
+    ln_f_->collect(done);
+    report();
   }
-  for (std::size_t i = blocks_.size(); i-- > 0;) blocks_[i]->backward_weight(m.blocks[i]);
-  if (embedding_) embedding_->backward_weight(m.embedding);
+  for (std::size_t i = blocks_.size(); i-- > 0;) {
+    blocks_[i]->backward_weight(m.blocks[i]);
+    blocks_[i]->collect(done);
+    report();
+  }
+  if (embedding_) {
+    embedding_->backward_weight(m.embedding);
+    embedding_->collect(done);
+    report();
+  }
   stash_.erase(mb);
 }
 

@@ -11,6 +11,7 @@
 // any schedule (GPipe, 1F1B, interleaved, zero-bubble with I and W apart) can drive it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -57,6 +58,13 @@ class GptModel {
 
   // Every parameter this rank holds, each once (the tied wte appears once on pp = 1).
   ParameterList parameters();
+  // True for the last stage's own copy of wte (the embedding's copy lives on another chunk): the
+  // same parameter twice in the full model, so it is counted once (norms, counts, checkpoints).
+  bool is_tied_copy(const Parameter* p) const { return head_wte_ && p == &*head_wte_; }
+  // Called with each parameter whose gradient backward_weight has just accumulated one more
+  // micro-batch into (per layer, as the backward goes): data parallelism starts reducing a bucket
+  // as soon as its gradients are final.
+  void set_grad_accumulated_hook(std::function<void(Parameter&)> hook) { grad_hook_ = std::move(hook); }
   Parameter* find(const std::string& name);
   void zero_grads();
   // Gradients that are partial sums over TP (sequence parallelism) are all-reduced over TP. Call
@@ -86,6 +94,7 @@ class GptModel {
   std::optional<Parameter> head_wte_;  // the last stage's own copy of wte when it has no embedding
   std::optional<VocabParallelHead> head_;
   std::map<int, std::unique_ptr<MicroBatch>> stash_;
+  std::function<void(Parameter&)> grad_hook_;
 };
 
 }  // namespace trident

@@ -9,6 +9,7 @@
 //   group, the operation and the peers, instead of hanging.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -76,6 +77,8 @@ class Communicator {
   virtual void all_gather(const Tensor& in, const Tensor& out) = 0;
   // out[n] = reduction over ranks of in[rank*n : (rank+1)*n]; dim 0 of in is size × dim 0 of out.
   virtual void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) = 0;
+  // Non-blocking reduce-scatter (ZeRO-1 gradient buckets overlap with backward through this).
+  virtual Request reduce_scatter_async(const Tensor& in, const Tensor& out, ReduceOp op) = 0;
   virtual void broadcast(const Tensor& x, int root) = 0;
 
   // Point-to-point, non-blocking. Sends and receives between a pair match in posting order per
@@ -90,9 +93,16 @@ class Communicator {
   virtual std::unique_ptr<Communicator> split(int color, int key, std::string name) = 0;
 
   std::chrono::milliseconds timeout() const { return timeout_; }
+
+  // Seconds this rank spent blocked in this group's operations (waits of blocking calls and of
+  // requests) since construction or the last reset: the per-axis communication time of a step.
+  double busy_seconds() const { return busy_->load(); }
+  void reset_busy_seconds() { busy_->store(0.0); }
+  const std::shared_ptr<std::atomic<double>>& busy_counter() const { return busy_; }
   void set_timeout(std::chrono::milliseconds t) { timeout_ = t; }
 
  protected:
+  std::shared_ptr<std::atomic<double>> busy_ = std::make_shared<std::atomic<double>>(0.0);
   // Default from TRIDENT_COMM_TIMEOUT_S (seconds), else 300 s: long enough for a slow step on
   // oversubscribed CPU ranks, short enough that a dead peer ends the run instead of hanging it.
   std::chrono::milliseconds timeout_ = default_timeout();

@@ -166,6 +166,15 @@ Schedule zb_v(int pp, int m) {
   return s;
 }
 
+Schedule forward_only(const Schedule& like, int m) {
+  Schedule s = blank("forward-only", like.pp, like.v, m, like.placement);
+  s.forward_only = true;
+  for (int r = 0; r < like.pp; ++r)
+    for (int c : s.chunks_of(r))
+      for (int mb = 0; mb < m; ++mb) s.ranks[static_cast<std::size_t>(r)].push_back(F(mb, c));
+  return s;
+}
+
 std::vector<std::string_view> schedule_names() { return {"gpipe", "1f1b", "interleaved", "zb-h1", "zb-v"}; }
 
 Schedule make_schedule(std::string_view name, int pp, int v, int m) {

@@ -31,6 +31,10 @@ Schedule zb_h1(int pp, int micro_batches);
 // stashed, then W), the heuristic of the zero-bubble paper, then fixed as data.
 Schedule zb_v(int pp, int micro_batches);
 
+// Evaluation: forwards only, for the chunks and placement of `like` (each rank runs its chunks in
+// ascending order, every micro-batch of one chunk before the next).
+Schedule forward_only(const Schedule& like, int micro_batches);
+
 // By name: "gpipe", "1f1b", "interleaved", "zb-h1", "zb-v" (v applies to interleaved only).
 Schedule make_schedule(std::string_view name, int pp, int v, int micro_batches);
 std::vector<std::string_view> schedule_names();

@@ -40,12 +40,14 @@ GptPipelineStage::GptPipelineStage(const GptConfig& config, const Schedule& sche
   }
 }
 
-void GptPipelineStage::set_batch(const Tensor& ids, const Tensor& targets) {
-  TRIDENT_CHECK(ids.ndim() == 2 && ids.dim(0) % schedule_.micro_batches == 0, "a step's batch ", ids.shape().str(),
-                " must be [micro_batches x micro_batch_size, seq_len] with micro_batches=", schedule_.micro_batches);
+void GptPipelineStage::set_batch(const Tensor& ids, const Tensor& targets, int micro_batches) {
+  micro_batches_ = micro_batches > 0 ? micro_batches : schedule_.micro_batches;
+  TRIDENT_CHECK(ids.ndim() == 2 && ids.dim(0) % micro_batches_ == 0 && targets.shape() == ids.shape(), "a step's batch ",
+                ids.shape().str(), " must be [micro_batches x micro_batch_size, seq_len] with micro_batches=",
+                micro_batches_, ", and targets of the same shape");
   ids_ = ids;
   targets_ = targets;
-  micro_batch_size_ = ids.dim(0) / schedule_.micro_batches;
+  micro_batch_size_ = ids.dim(0) / micro_batches_;
   losses_.clear();
 }
 
@@ -64,9 +66,14 @@ Tensor GptPipelineStage::forward(int mb, int chunk, const Tensor& input) {
   GptModel& m = chunk_model(chunk);
   const std::int64_t b0 = mb * micro_batch_size_, b1 = b0 + micro_batch_size_;
   const Tensor in = chunk == 0 ? ids_.slice0(b0, b1) : input;
-  if (chunk != schedule_.num_chunks() - 1) return m.forward(mb, in);
-  m.forward(mb, in, targets_.slice0(b0, b1), 1.0f / static_cast<float>(schedule_.micro_batches));
+  if (chunk != schedule_.num_chunks() - 1) {
+    Tensor out = m.forward(mb, in);
+    if (eval_) m.release(mb);
+    return out;
+  }
+  m.forward(mb, in, targets_.slice0(b0, b1), 1.0f / static_cast<float>(micro_batches_));
   losses_[mb] = m.loss(mb);
+  if (eval_) m.release(mb);
   return Tensor();
 }
 
@@ -89,12 +96,31 @@ void GptPipelineStage::zero_grads() {
 
 void GptPipelineStage::finish_grads(Communicator* embedding_group) {
   for (auto& [c, m] : models_) m->reduce_tp_partial_grads();
-  const int last = schedule_.num_chunks() - 1;
-  // The wte copies this rank holds: the embedding's (chunk 0) and the head's (last chunk).
+  sync_tied_embedding(embedding_group);
+}
+
+std::vector<Parameter*> GptPipelineStage::wte_copies() {
+  // The embedding's (chunk 0) and the head's (last chunk); one parameter when they are one model.
   std::vector<Parameter*> copies;
-  for (int c : {0, last})
+  for (int c : {0, schedule_.num_chunks() - 1})
     if (models_.count(c))
       if (Parameter* p = models_.at(c)->find("wte.weight"); p && (copies.empty() || copies.front() != p)) copies.push_back(p);
+  return copies;
+}
+
+bool GptPipelineStage::is_tied_copy(const Parameter* p) const {
+  for (const auto& [c, m] : models_)
+    if (m->is_tied_copy(p)) return true;
+  return false;
+}
+
+void GptPipelineStage::set_grad_accumulated_hook(const std::function<void(Parameter&)>& hook) {
+  for (auto& [c, m] : models_) m->set_grad_accumulated_hook(hook);
+}
+
+void GptPipelineStage::sync_tied_embedding(Communicator* embedding_group) {
+  const int last = schedule_.num_chunks() - 1;
+  std::vector<Parameter*> copies = wte_copies();
   if (copies.empty()) return;
   const Ops& ops = ops_for(copies.front()->grad.device());
   if (copies.size() == 2) ops.axpy(1.0f, copies[1]->grad, copies[0]->grad);  // both ends here: sum in memory
@@ -109,10 +135,10 @@ bool GptPipelineStage::holds_loss() const { return models_.count(schedule_.num_c
 
 double GptPipelineStage::loss() const {
   TRIDENT_CHECK(holds_loss(), "pipeline rank ", rank_, " does not hold the loss (the last chunk)");
-  TRIDENT_CHECK(static_cast<int>(losses_.size()) == schedule_.micro_batches, "loss() before every micro-batch's forward");
+  TRIDENT_CHECK(static_cast<int>(losses_.size()) == micro_batches_, "loss() before every micro-batch's forward");
   double sum = 0;
   for (const auto& [mb, l] : losses_) sum += l;
-  return sum / schedule_.micro_batches;
+  return sum / micro_batches_;
 }
 
 double GptPipelineStage::flops_forward_per_micro_batch() const {

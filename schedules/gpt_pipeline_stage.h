@@ -8,6 +8,7 @@
 // both, e.g. the V placement; over the mesh's embedding group otherwise).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -28,8 +29,9 @@ class GptPipelineStage final : public StageRunner {
                    TensorParallelOptions options, const std::vector<std::int64_t>& layers_per_chunk = {},
                    Device device = Device::cpu());
 
-  // The step's batch: ids and targets [m·b, S] i32; micro-batch i is rows [i·b, (i+1)·b).
-  void set_batch(const Tensor& ids, const Tensor& targets);
+  // The step's batch: ids and targets [m·b, S] i32; micro-batch i is rows [i·b, (i+1)·b), with
+  // m the schedule's micro-batches unless given (evaluation runs its own count).
+  void set_batch(const Tensor& ids, const Tensor& targets, int micro_batches = 0);
 
   Shape boundary_shape(int chunk) const override;
   Tensor forward(int mb, int chunk, const Tensor& input) override;
@@ -42,6 +44,16 @@ class GptPipelineStage final : public StageRunner {
   // After the step's last backward: TP-partial gradients reduced over TP, and the tied wte copies
   // summed (`embedding_group`: the mesh's, null on ranks holding neither end).
   void finish_grads(Communicator* embedding_group);
+  // The second half of finish_grads alone (the trainer reduces TP-partial gradients per layer).
+  void sync_tied_embedding(Communicator* embedding_group);
+  // The wte copies this rank holds (0, 1 or 2 parameters).
+  std::vector<Parameter*> wte_copies();
+  // The last stage's second copy of wte when another chunk holds the embedding's.
+  bool is_tied_copy(const Parameter* p) const;
+  // Installs the hook on every chunk's model (see GptModel::set_grad_accumulated_hook).
+  void set_grad_accumulated_hook(const std::function<void(Parameter&)>& hook);
+  // Evaluation: forward releases each micro-batch's state at once (no backward will come).
+  void set_eval(bool eval) { eval_ = eval; }
 
   bool holds_loss() const;  // this rank holds the last chunk
   double loss() const;      // mean loss over the step's micro-batches (holds_loss() only)
@@ -58,7 +70,9 @@ class GptPipelineStage final : public StageRunner {
   std::map<int, std::unique_ptr<GptModel>> models_;  // global chunk -> model
   Tensor ids_, targets_;
   std::int64_t micro_batch_size_ = 0;
+  int micro_batches_ = 0;
   std::map<int, double> losses_;
+  bool eval_ = false;
 };
 
 }  // namespace trident

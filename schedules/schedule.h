@@ -27,6 +27,7 @@ struct Schedule {
   int v = 1;               // chunks per rank
   int micro_batches = 1;   // m
   Placement placement = Placement::kLoop;
+  bool forward_only = false;  // evaluation: F actions only (no backward is expected)
   std::vector<std::vector<Action>> ranks;  // ranks[r] = r's actions in order
 
   int num_chunks() const { return pp * v; }

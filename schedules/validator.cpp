@@ -74,6 +74,10 @@ struct Checker {
           continue;
         }
         const auto& t = it->second;
+        if (s.forward_only) {
+          if (t.size() > 1) fail(owner, -1, nullptr, "micro-batch " + what + " has a backward in a forward-only schedule");
+          continue;
+        }
         const bool full = t.count(ActionType::kB), split = t.count(ActionType::kI) || t.count(ActionType::kW);
         if (full && split) fail(owner, -1, nullptr, "micro-batch " + what + " has both B and I/W");
         else if (!full && !split) fail(owner, -1, nullptr, "B" + what + " (or I and W) is missing");

@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -73,11 +74,12 @@ struct CommInfo {
   int rank = 0;
   int size = 1;
   std::chrono::milliseconds timeout{};
+  std::shared_ptr<std::atomic<double>> busy;  // the communicator's blocked-time counter
 
   std::string str() const { return detail::concat("communicator '", name, "' (rank ", rank, " of ", size, ")"); }
 };
 
-CommInfo info_of(const Communicator& c) { return {c.name(), c.rank(), c.size(), c.timeout()}; }
+CommInfo info_of(const Communicator& c) { return {c.name(), c.rank(), c.size(), c.timeout(), c.busy_counter()}; }
 
 void check_mpi(int rc, const char* call, const CommInfo& comm) {
   TRIDENT_CHECK(rc == MPI_SUCCESS, call, " failed on ", comm.str(), ": ", mpi_error_string(rc));
@@ -195,6 +197,7 @@ class MpiRequest final : public Request::Impl {
       std::this_thread::sleep_for(nap);
       nap = std::min(nap * 2, microseconds(200));
     }
+    if (comm_.busy) *comm_.busy += std::chrono::duration<double>(Clock::now() - start).count();
   }
 
  private:
@@ -271,7 +274,7 @@ std::unique_ptr<MpiCommunicator> MpiCommunicator::world() {
 MpiCommunicator::MpiCommunicator(MPI_Comm comm, std::string name) : comm_(comm), name_(std::move(name)) {
   TRIDENT_CHECK(comm_ != MPI_COMM_NULL, "MpiCommunicator '", name_, "' was given MPI_COMM_NULL");
   // Errors come back as codes and become trident::Error with MPI's own text, instead of aborting.
-  const CommInfo where{name_, 0, 0, timeout()};
+  const CommInfo where{name_, 0, 0, timeout(), busy_};
   check_mpi(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler", where);
   check_mpi(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank", where);
   check_mpi(MPI_Comm_size(comm_, &size_), "MPI_Comm_size", where);
@@ -320,6 +323,10 @@ void MpiCommunicator::all_gather(const Tensor& in, const Tensor& out) {
 }
 
 void MpiCommunicator::reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) {
+  reduce_scatter_async(in, out, op).wait();
+}
+
+Request MpiCommunicator::reduce_scatter_async(const Tensor& in, const Tensor& out, ReduceOp op) {
   const CommInfo comm = info_of(*this);
   const OpDesc desc{"reduce_scatter", in.defined() ? in.numel() : 0, in.dtype()};
   check_host_tensor(in, "in", desc, comm);
@@ -331,11 +338,12 @@ void MpiCommunicator::reduce_scatter(const Tensor& in, const Tensor& out, Reduce
                 " (in's dim 0 is size x out's dim 0); in is ", in.shape().str(), ", out is ", out.shape().str());
   TRIDENT_CHECK(!overlap(in, out), desc.str(), " on ", comm.str(), ": in and out overlap; use separate buffers");
   const MPI_Datatype type = reduction_type(in.dtype(), op, desc, comm);
-  MpiRequest request(Kind::kCollective, comm, desc, {in, out}, op == ReduceOp::kAvg ? &out : nullptr);
+  auto request = std::make_unique<MpiRequest>(Kind::kCollective, comm, desc, std::vector<Tensor>{in, out},
+                                              op == ReduceOp::kAvg ? &out : nullptr);
   check_mpi(MPI_Ireduce_scatter_block(in.raw(), out.raw(), count_of(out), type, mpi_op(op), comm_,
-                                      request.handle()),
+                                      request->handle()),
             "MPI_Ireduce_scatter_block", comm);
-  request.wait();
+  return Request(std::move(request));
 }
 
 void MpiCommunicator::broadcast(const Tensor& x, int root) {

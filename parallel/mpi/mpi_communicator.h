@@ -42,6 +42,7 @@ class MpiCommunicator final : public Communicator {
   Request all_reduce_async(const Tensor& x, ReduceOp op) override;
   void all_gather(const Tensor& in, const Tensor& out) override;
   void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) override;
+  Request reduce_scatter_async(const Tensor& in, const Tensor& out, ReduceOp op) override;
   void broadcast(const Tensor& x, int root) override;
   Request send(const Tensor& x, int peer, int tag) override;
   Request recv(const Tensor& x, int peer, int tag) override;

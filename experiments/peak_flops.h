@@ -1,0 +1,18 @@
+// The peak FLOP/s that MFU divides by, when the config gives none (peak_flops = 0) and the run is
+// on CPUs: measured, since a CPU's useful peak depends on its vector units, its clocks under load
+// and how many ranks share its cores.
+#pragma once
+
+#include "parallel/communicator.h"
+
+namespace trident {
+
+// Collective over `world`. Every rank times the best of 3 single-precision 1024×1024×1024 GEMMs
+// through the CPU op table (OpenBLAS with this rank's thread count, after one untimed warm-up),
+// each run started on all ranks together by a barrier, so the peak is measured under the same
+// oversubscription as the run: with 8 ranks on 2 cores each rank sees about a quarter of a core's
+// rate, and MFU compares like with like. Returns the minimum over ranks of the per-rank FLOP/s,
+// the same value on every rank: the slowest rank bounds a synchronous step.
+double measure_cpu_peak_flops(Communicator& world);
+
+}  // namespace trident

@@ -1,0 +1,76 @@
+// Everything `trident train` runs, as one validated value. Read from JSON (a file) with `--set
+// key.path=value` overrides; every key is known (an unknown one is an error naming it and the keys
+// allowed there); every value is checked before any rank starts work, with a message naming the
+// field and the fix. The resolved config (defaults filled in) is written next to the metrics.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "layers/gpt_config.h"
+
+namespace trident {
+
+struct LayoutConfig {
+  int dp = 1, pp = 1, tp = 1;
+  std::string order = "tp-pp-dp";
+  std::string schedule = "1f1b";          // gpipe | 1f1b | interleaved | zb-h1 | zb-v, or a file path (schedule_file)
+  std::string schedule_file;              // a schedule in text form; overrides `schedule`
+  int micro_batches = 4;                  // per step, per DP replica
+  int micro_batch_size = 1;               // sequences per micro-batch
+  int v = 2;                              // chunks per rank for interleaved
+  std::vector<std::int64_t> layers_per_stage;  // optional: blocks per chunk (pp·v entries)
+  bool sequence_parallel = false;
+  std::string recompute = "none";         // none | selective | full
+  bool zero1 = false;                     // shard optimizer state over DP (reduce-scatter + all-gather)
+  double bucket_mb = 4.0;                 // data-parallel gradient bucket size
+  bool overlap_grad_reduce = true;        // launch each bucket as soon as its gradients are final
+};
+
+struct OptimizerConfig {
+  double lr = 6e-4;
+  double min_lr = 6e-5;             // cosine decays to this
+  int warmup_steps = 10;            // linear warm-up from 0
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double weight_decay = 0.1;        // matrices only (2-D parameters: linears and embeddings)
+  double grad_clip = 1.0;           // global gradient-norm clip; 0 disables
+};
+
+struct DataConfig {
+  std::string train = "";           // llm.c token file (.bin); empty: make the default corpus
+  std::string val = "";             // validation token file; empty: make the default corpus
+  std::uint64_t seed = 1234;        // sampling order
+};
+
+struct TrainConfig {
+  GptConfig model;                  // model.layers, hidden, heads, seq_len, vocab, seed
+  LayoutConfig layout;
+  OptimizerConfig optimizer;
+  DataConfig data;
+  int steps = 50;
+  int eval_interval = 10;           // validation loss every N steps (and at the end); 0: never
+  int eval_batches = 4;             // micro-batches per evaluation
+  int checkpoint_interval = 0;      // save every N steps (and at the end when > 0); 0: never
+  std::string resume;               // checkpoint directory to start from
+  std::string out_dir = "runs/default";
+  std::string device = "cpu";
+  double peak_flops = 0.0;          // device peak FLOP/s per rank for MFU; 0: measure (CPU: GEMM probe)
+  int log_interval = 1;             // progress line every N steps on rank 0
+
+  int world_size() const { return layout.dp * layout.pp * layout.tp; }
+};
+
+// Defaults, then `json` over them, then each "key.path=value" override (value parsed as JSON when
+// it parses, else taken as a string). Throws trident::Error naming the key on unknown keys, type
+// mismatches and invalid values (validate()).
+TrainConfig parse_train_config(const nlohmann::json& json, const std::vector<std::string>& overrides = {});
+TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides = {});
+// Cross-field checks: sizes, divisibility (heads by tp, tokens by tp under SP, layers by chunks
+// when no explicit split), the schedule's micro-batch rule, files. Throws naming the field and fix.
+void validate(const TrainConfig& config);
+nlohmann::json to_json(const TrainConfig& config);
+
+}  // namespace trident

@@ -1,0 +1,178 @@
+#include "experiments/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/allocator.h"
+#include "experiments/peak_flops.h"
+#include "schedules/generators.h"
+#include "schedules/timeline.h"
+
+namespace trident {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double world_sum(Communicator& world, double x) {
+  Tensor t = Tensor::empty({1});
+  t.data<float>()[0] = static_cast<float>(x);
+  world.all_reduce(t, ReduceOp::kSum);
+  return t.data<float>()[0];
+}
+
+double world_max(Communicator& world, double x) {
+  Tensor t = Tensor::empty({1});
+  t.data<float>()[0] = static_cast<float>(x);
+  world.all_reduce(t, ReduceOp::kMax);
+  return t.data<float>()[0];
+}
+
+Schedule make_training_schedule(const LayoutConfig& l) {
+  if (!l.schedule_file.empty()) return Schedule::load(l.schedule_file);
+  return make_schedule(l.schedule, l.pp, l.v, l.micro_batches);
+}
+}  // namespace
+
+Trainer::Trainer(const TrainConfig& config, Communicator& world, const std::string& train_path,
+                 const std::string& val_path)
+    : config_(config),
+      world_(world),
+      layout_(config.layout.dp, config.layout.pp, config.layout.tp, config.layout.order),
+      mesh_(world, layout_),
+      schedule_(make_training_schedule(config.layout)) {
+  const LayoutConfig& l = config_.layout;
+  const TensorParallelOptions tp_options{l.sequence_parallel, parse_recompute(l.recompute)};
+  stage_ = std::make_unique<GptPipelineStage>(config_.model, schedule_, mesh_.coord().pp, &mesh_.tp_group(),
+                                              tp_options, l.layers_per_stage, Device::parse(config_.device));
+  executor_ = std::make_unique<PipelineExecutor>(schedule_, &mesh_.pp_group());
+  eval_executor_ = std::make_unique<PipelineExecutor>(forward_only(schedule_, std::max(1, config_.eval_batches)),
+                                                      &mesh_.pp_group());
+
+  // Data parallelism's order: gradients become final from the last layer back, so the reverse of
+  // the forward order; wte copies last (they are summed over the embedding group at the very end).
+  const std::vector<Parameter*> wte = stage_->wte_copies();
+  for (Parameter* p : stage_->parameters())
+    if (std::find(wte.begin(), wte.end(), p) == wte.end()) params_.push_back(p);
+  std::reverse(params_.begin(), params_.end());
+  for (Parameter* p : wte) params_.push_back(p);
+  std::vector<DpTensor> tensors;
+  std::vector<OptimizerTensorInfo> info;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    Parameter* p = params_[i];
+    index_[p] = static_cast<int>(i);
+    tensors.push_back({&p->value, &p->grad});
+    // Counted once in the norm: replicated tensors on TP rank 0 only, tied copies not at all.
+    info.push_back({p->weight_decay(), (!p->replicated() || mesh_.coord().tp == 0) && !stage_->is_tied_copy(p)});
+  }
+  DataParallelOptions dpo;
+  dpo.bucket_bytes = static_cast<std::size_t>(l.bucket_mb * 1024 * 1024);
+  dpo.overlap = l.overlap_grad_reduce;
+  dpo.zero1 = l.zero1;
+  dp_ = std::make_unique<DataParallel>(tensors, &mesh_.dp_group(), dpo);
+  const OptimizerConfig& o = config_.optimizer;
+  optimizer_ = std::make_unique<DistributedAdamW>(
+      *dp_, info, &world_,
+      AdamWConfig{static_cast<float>(o.beta1), static_cast<float>(o.beta2), static_cast<float>(o.eps),
+                  static_cast<float>(o.weight_decay), o.grad_clip});
+  contributions_.assign(params_.size(), 0);
+  stage_->set_grad_accumulated_hook([this](Parameter& p) { on_grad_accumulated(p); });
+
+  train_.emplace(TokenFile(train_path), static_cast<int>(config_.model.seq_len), config_.data.seed);
+  val_.emplace(TokenFile(val_path), static_cast<int>(config_.model.seq_len), config_.data.seed + 1);
+  for (const TokenLoader* d : {&*train_, &*val_})
+    TRIDENT_CHECK(d->max_token() < config_.model.vocab, d->file().path(), " holds token ", d->max_token(),
+                  " but model.vocab is ", config_.model.vocab, ": raise model.vocab above ", d->max_token());
+  peak_flops_ = config_.peak_flops > 0 ? config_.peak_flops : measure_cpu_peak_flops(world_);
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::on_grad_accumulated(Parameter& p) {
+  if (p.name() == "wte.weight") return;  // summed over the embedding group after the schedule
+  const int i = index_.at(&p);
+  if (++contributions_[static_cast<std::size_t>(i)] < schedule_.micro_batches) return;
+  // Final: sequence-parallel partial sums are completed over TP before DP reduces them.
+  if (p.grad_is_tp_partial) mesh_.tp_group().all_reduce(p.grad, ReduceOp::kSum);
+  dp_->grad_final(i);
+}
+
+nlohmann::json Trainer::train_step() {
+  const LayoutConfig& l = config_.layout;
+  const std::int64_t per_replica = static_cast<std::int64_t>(l.micro_batches) * l.micro_batch_size;
+  const std::int64_t global = per_replica * l.dp;
+  for (Communicator* c : {&mesh_.tp_group(), &mesh_.pp_group(), &mesh_.dp_group()}) c->reset_busy_seconds();
+  if (mesh_.embedding_group()) mesh_.embedding_group()->reset_busy_seconds();
+  allocator_for(Device::cpu()).reset_peak();
+  world_.barrier();  // steps start together, so step time and bubble are the pipeline's own
+  const Clock::time_point t0 = Clock::now();
+
+  Tensor ids, targets;
+  train_->batch(samples_consumed_ + mesh_.coord().dp * per_replica, per_replica, ids, targets);
+  stage_->set_batch(ids, targets);
+  dp_->zero_grads();
+  dp_->start_step(schedule_.micro_batches);
+  std::fill(contributions_.begin(), contributions_.end(), 0);
+
+  const ExecutionStats stats = executor_->run(*stage_);
+  stage_->sync_tied_embedding(mesh_.embedding_group());
+  for (Parameter* p : stage_->wte_copies()) dp_->grad_final(index_.at(p));
+  const Clock::time_point reduce_start = Clock::now();
+  dp_->finish_grad_reduce();
+  const double reduce_wait = since(reduce_start);
+
+  // The step's loss: each replica's last stage holds it; TP rank 0 of it reports.
+  const double mine = stage_->holds_loss() && mesh_.coord().tp == 0 ? stage_->loss() : 0.0;
+  const double loss = world_sum(world_, mine) / l.dp;
+  const double lr = learning_rate(step_, config_.optimizer.warmup_steps, config_.steps, config_.optimizer.lr,
+                                  config_.optimizer.min_lr);
+  const OptimizerStepResult r = optimizer_->step(lr, std::isfinite(loss));
+  const double step_time = world_max(world_, since(t0));
+  ++step_;
+  samples_consumed_ += global;
+
+  // This step's trace: the executor's timeline plus the DP reduction's tail.
+  trace_ = to_trace_events(stats.timeline, 1e6);
+  for (TraceEvent& e : trace_) e.pid = world_.rank();
+  trace_.push_back({"dp reduce (tail)", "comm", world_.rank(), 2, stats.step_s * 1e6, reduce_wait * 1e6, {}});
+
+  const double bubble = world_sum(world_, stats.step_s - stats.compute_s) / world_.size();
+  const double flops = config_.model.flops_per_step(global);
+  nlohmann::json rec;
+  rec["step"] = step_;
+  rec["loss"] = std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json(nullptr);
+  rec["grad_norm"] = std::isfinite(r.grad_norm) ? nlohmann::json(r.grad_norm) : nlohmann::json(nullptr);
+  rec["lr"] = lr;
+  rec["skipped"] = r.skipped;
+  rec["step_time_s"] = step_time;
+  rec["tokens_per_s"] = static_cast<double>(global * config_.model.seq_len) / step_time;
+  rec["tflops_per_rank"] = flops / step_time / world_.size() / 1e12;
+  rec["mfu"] = flops / step_time / world_.size() / peak_flops_;
+  rec["bubble_s"] = bubble;
+  rec["bubble_frac"] = bubble / step_time;
+  const double emb = mesh_.embedding_group() ? mesh_.embedding_group()->busy_seconds() : 0.0;
+  rec["comm_s"] = {{"tp", world_max(world_, mesh_.tp_group().busy_seconds())},
+                   {"pp", world_max(world_, mesh_.pp_group().busy_seconds())},
+                   {"dp", world_max(world_, mesh_.dp_group().busy_seconds())},
+                   {"embedding", world_max(world_, emb)}};
+  const double peak = static_cast<double>(allocator_for(Device::cpu()).stats().peak_bytes);
+  rec["peak_mem_bytes"] = {{"min", -world_max(world_, -peak)}, {"max", world_max(world_, peak)}};
+  return rec;
+}
+
+double Trainer::evaluate() {
+  const LayoutConfig& l = config_.layout;
+  const int m = std::max(1, config_.eval_batches);
+  const std::int64_t per_replica = static_cast<std::int64_t>(m) * l.micro_batch_size;
+  Tensor ids, targets;
+  val_->batch(mesh_.coord().dp * per_replica, per_replica, ids, targets);
+  stage_->set_eval(true);
+  stage_->set_batch(ids, targets, m);
+  eval_executor_->run(*stage_);
+  stage_->set_eval(false);
+  const double mine = stage_->holds_loss() && mesh_.coord().tp == 0 ? stage_->loss() : 0.0;
+  return world_sum(world_, mine) / l.dp;
+}
+
+}  // namespace trident

@@ -1,0 +1,79 @@
+// The 3D-parallel training loop: mesh, pipeline stage (TP-sharded GPT chunks), schedule executor,
+// data parallelism with bucketed overlapped gradient reduction (or ZeRO-1), AdamW with the global
+// norm clip and warm-up + cosine learning rate, deterministic DP-disjoint data, evaluation,
+// layout-independent checkpoints, and per-step metrics.
+//
+// One step on every rank:
+//   samples [consumed + d·L, consumed + (d+1)·L) of the training file (d: DP rank, L = m·b)
+//   -> executor runs the schedule (the model's gradient hook reduces TP-partial gradients and marks
+//      DP buckets final as the backward goes, so their all-reduce overlaps the rest of it)
+//   -> tied wte copies summed over the embedding group -> remaining DP reductions
+//   -> global loss; optimizer step (skipped everywhere on a non-finite loss or norm)
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "core/trace.h"
+#include "experiments/data/token_loader.h"
+#include "experiments/train_config.h"
+#include "parallel/data_parallel.h"
+#include "parallel/device_mesh.h"
+#include "parallel/optimizer.h"
+#include "schedules/executor.h"
+#include "schedules/gpt_pipeline_stage.h"
+
+namespace trident {
+
+class Trainer {
+ public:
+  // Collective over `world` (whose size must be config.world_size()). `train_path`/`val_path` are
+  // the token files (resolved by the caller; the default corpus is made before).
+  Trainer(const TrainConfig& config, Communicator& world, const std::string& train_path, const std::string& val_path);
+  ~Trainer();
+
+  // One optimizer step on the next batch. Returns its metrics record (the same on every rank).
+  nlohmann::json train_step();
+  // Mean validation loss over eval_batches micro-batches per DP replica (the same samples every time).
+  double evaluate();
+
+  // Layout-independent checkpoint (full GPT-2-named tensors, optimizer moments, step and data
+  // position, checksums); written to `dir`.tmp and renamed, so `dir` is complete or absent.
+  void save_checkpoint(const std::string& dir);
+  // Loads a checkpoint written under any layout of the same model (resharding on the way in).
+  void load_checkpoint(const std::string& dir);
+
+  std::int64_t step() const { return step_; }
+  const TrainConfig& config() const { return config_; }
+  const DeviceMesh& mesh() const { return mesh_; }
+  GptPipelineStage& stage() { return *stage_; }
+  // Trace events of the last training step on this rank (pid = world rank, times in µs from the
+  // step's start): compute and pp on tids 0 and 1, DP reduction on tid 2.
+  const std::vector<TraceEvent>& last_step_trace() const { return trace_; }
+
+ private:
+  void on_grad_accumulated(Parameter& p);
+
+  TrainConfig config_;
+  Communicator& world_;
+  MeshLayout layout_;
+  DeviceMesh mesh_;
+  Schedule schedule_;
+  std::unique_ptr<GptPipelineStage> stage_;
+  std::unique_ptr<PipelineExecutor> executor_, eval_executor_;
+  ParameterList params_;                 // in DataParallel's order
+  std::map<const Parameter*, int> index_;
+  std::vector<int> contributions_;       // per tensor, this step
+  std::unique_ptr<DataParallel> dp_;
+  std::unique_ptr<DistributedAdamW> optimizer_;
+  std::optional<TokenLoader> train_, val_;
+  std::int64_t step_ = 0;
+  std::int64_t samples_consumed_ = 0;    // global training samples used so far (any layout)
+  double peak_flops_ = 0.0;
+  std::vector<TraceEvent> trace_;
+};
+
+}  // namespace trident

@@ -1,0 +1,96 @@
+// Trainer::save_checkpoint / load_checkpoint: the trainer's state in the layout-independent form
+// of checkpoint_files.h.
+#include <filesystem>
+
+#include "core/shard_spec.h"
+#include "experiments/checkpoint_files.h"
+#include "experiments/metrics.h"
+#include "experiments/trainer.h"
+#include "layers/gather_full.h"
+
+namespace trident {
+
+namespace fs = std::filesystem;
+
+namespace {
+nlohmann::json model_sizes(const GptConfig& c) {
+  return {{"layers", c.layers}, {"hidden", c.hidden}, {"heads", c.heads}, {"seq_len", c.seq_len}, {"vocab", c.vocab}};
+}
+}  // namespace
+
+void Trainer::save_checkpoint(const std::string& dir) {
+  const std::string tmp = dir + ".tmp";
+  if (world_.rank() == 0) {
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+  }
+  world_.barrier();
+  dp_->gather_optimizer_state();  // ZeRO-1: every rank then holds whole moments of its tensors
+  const TensorParallel& tp = stage_->chunk_model(stage_->chunks().front()).tp();
+  std::vector<std::pair<std::string, Tensor>> model, optim;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    Parameter* p = params_[i];
+    // Collective over TP; every replica takes part so the TP groups stay in step.
+    Tensor value = without_padding(*p, gather_full(*p, p->value, tp));
+    Tensor m = without_padding(*p, gather_full(*p, dp_->exp_avg(static_cast<int>(i)), tp));
+    Tensor v = without_padding(*p, gather_full(*p, dp_->exp_avg_sq(static_cast<int>(i)), tp));
+    if (stage_->is_tied_copy(p)) continue;  // the embedding's copy is the one stored
+    model.emplace_back(p->name(), value);
+    optim.emplace_back(p->name() + ".exp_avg", m);
+    optim.emplace_back(p->name() + ".exp_avg_sq", v);
+  }
+  const std::string suffix = "-pp" + std::to_string(mesh_.coord().pp) + ".safetensors";
+  if (mesh_.coord().dp == 0 && mesh_.coord().tp == 0 && !model.empty()) {
+    write_safetensors((fs::path(tmp) / ("model" + suffix)).string(), model, {{"format", "pt"}});
+    write_safetensors((fs::path(tmp) / ("optimizer" + suffix)).string(), optim);
+  }
+  world_.barrier();
+  if (world_.rank() == 0) {
+    nlohmann::json files = nlohmann::json::object();
+    for (const auto& entry : fs::directory_iterator(tmp)) {
+      const std::string name = entry.path().filename().string();
+      files[name] = {{"bytes", fs::file_size(entry.path())}, {"crc32", file_crc32(entry.path().string())}};
+    }
+    write_json_atomic((fs::path(tmp) / "trainer.json").string(),
+                      {{"format", kCheckpointFormat},
+                       {"step", step_},
+                       {"optimizer_steps", optimizer_->steps_taken()},
+                       {"samples_consumed", samples_consumed_},
+                       {"data_seed", config_.data.seed},
+                       {"model", model_sizes(config_.model)},
+                       {"written_by_layout", {{"dp", layout_.dp()}, {"pp", layout_.pp()}, {"tp", layout_.tp()},
+                                              {"schedule", schedule_.name}}},
+                       {"files", files}});
+    fs::remove_all(dir);  // an older checkpoint at the same path
+    fs::rename(tmp, dir);
+  }
+  world_.barrier();
+}
+
+void Trainer::load_checkpoint(const std::string& dir) {
+  const CheckpointReader ckpt(dir);
+  const nlohmann::json& m = ckpt.manifest();
+  const nlohmann::json want = model_sizes(config_.model);
+  for (const auto& [key, value] : want.items())
+    TRIDENT_CHECK(m["model"].value(key, -1) == value.get<std::int64_t>(), "checkpoint '", dir, "' is for model.", key,
+                  " = ", m["model"].value(key, -1), " but this run has model.", key, " = ", value.get<std::int64_t>());
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    Parameter* p = params_[i];
+    auto load = [&](const std::string& name, const Tensor& dst) {
+      const SafetensorsFile& f = ckpt.file_of(name);
+      TRIDENT_CHECK(f.shape(name) == p->export_shape(), "checkpoint '", dir, "': '", name, "' is ",
+                    f.shape(name).str(), " but this model needs ", p->export_shape().str());
+      Tensor full = Tensor::zeros(p->full_shape());  // vocabulary padding rows stay zero
+      f.read_into(name, full.slice0(0, p->valid_rows()));
+      dst.copy_from(extract_shard(full, p->spec()).to(dst.device()));
+    };
+    load(p->name(), p->value);
+    load(p->name() + ".exp_avg", dp_->exp_avg(static_cast<int>(i)));
+    load(p->name() + ".exp_avg_sq", dp_->exp_avg_sq(static_cast<int>(i)));
+  }
+  step_ = m.at("step").get<std::int64_t>();
+  samples_consumed_ = m.at("samples_consumed").get<std::int64_t>();
+  optimizer_->set_steps_taken(m.at("optimizer_steps").get<std::int64_t>());
+}
+
+}  // namespace trident
