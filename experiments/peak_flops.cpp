@@ -34,12 +34,13 @@ double measure_cpu_peak_flops(Communicator& world) {
     best = best == 0 ? took.count() : std::min(best, took.count());
   }
   const double flops = 2.0 * static_cast<double>(kSize * kSize * kSize) / best;
-  // Minimum over ranks as the maximum of the negatives (the communicator reduces by sum, avg, max);
-  // f32 carries 7 significant digits, plenty for a peak.
+  // The mean over ranks: run together, the ranks' rates add up to what the machine delivers, and the
+  // mean is that shared fairly. (The minimum would let one rank that an outside process slowed
+  // define everyone's peak and push MFU above 1.) f32 carries 7 significant digits, plenty here.
   const Tensor slot = Tensor::empty({1});
-  slot.data<float>()[0] = static_cast<float>(-flops);
-  world.all_reduce(slot, ReduceOp::kMax);
-  return -static_cast<double>(slot.data<float>()[0]);
+  slot.data<float>()[0] = static_cast<float>(flops);
+  world.all_reduce(slot, ReduceOp::kAvg);
+  return static_cast<double>(slot.data<float>()[0]);
 }
 
 }  // namespace trident

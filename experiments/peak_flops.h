@@ -11,8 +11,8 @@ namespace trident {
 // through the CPU op table (OpenBLAS with this rank's thread count, after one untimed warm-up),
 // each run started on all ranks together by a barrier, so the peak is measured under the same
 // oversubscription as the run: with 8 ranks on 2 cores each rank sees about a quarter of a core's
-// rate, and MFU compares like with like. Returns the minimum over ranks of the per-rank FLOP/s,
-// the same value on every rank: the slowest rank bounds a synchronous step.
+// rate, and MFU compares like with like. Returns the mean over ranks of the per-rank FLOP/s (the
+// machine's rate shared fairly), the same value on every rank.
 double measure_cpu_peak_flops(Communicator& world);
 
 }  // namespace trident

@@ -203,17 +203,8 @@ void read_into(const std::string& path, const json& value, Ref ref) {
       ref);
 }
 
-// The model every experiment starts from unless the config names another preset: a byte-level
-// GPT (vocab 256 bytes + end-of-text) small enough for 8 oversubscribed CPU ranks.
-GptConfig default_model() {
-  GptConfig m;
-  m.layers = 4;
-  m.hidden = 128;
-  m.heads = 4;
-  m.seq_len = 128;
-  m.vocab = 257;
-  return m;
-}
+// The model every experiment starts from unless the config names another preset.
+GptConfig default_model() { return TrainConfig{}.model; }
 
 GptConfig model_preset(const json& value) {
   if (!value.is_string()) wrong_type("model.preset", value, "a string (mini, small or default)");
@@ -481,30 +472,13 @@ void check_files(const TrainConfig& c) {
   }
 }
 
-TrainConfig defaults() {
-  // The README's default experiment; TrainConfig's member initialisers are library defaults.
-  TrainConfig c;
-  c.model = default_model();
-  c.layout.dp = c.layout.pp = c.layout.tp = 2;
-  c.layout.schedule = "1f1b";
-  c.layout.micro_batches = 4;
-  c.layout.micro_batch_size = 4;
-  c.optimizer.lr = 1e-3;
-  c.optimizer.min_lr = 1e-4;
-  c.optimizer.warmup_steps = 5;
-  c.steps = 50;
-  c.eval_interval = 10;
-  c.out_dir = "runs/default";
-  return c;
-}
-
 }  // namespace
 
 TrainConfig parse_train_config(const nlohmann::json& json, const std::vector<std::string>& overrides) {
   if (!json.is_object()) wrong_type("the config", json, "an object (e.g. {\"layout\": {\"tp\": 2}})");
   nlohmann::json merged = json;
   for (const std::string& o : overrides) apply_override(merged, o);
-  TrainConfig config = defaults();
+  TrainConfig config;
   read_section(config, "", merged);
   validate(config);
   return config;

@@ -1,4 +1,5 @@
-// Everything `trident train` runs, as one validated value. Read from JSON (a file) with `--set
+// Everything `trident train` runs, as one validated value. The member initialisers are the README's
+// default experiment (a byte-level GPT on the fortunes corpus, dp2 x pp2 x tp2, 1F1B). Read from JSON (a file) with `--set
 // key.path=value` overrides; every key is known (an unknown one is an error naming it and the keys
 // allowed there); every value is checked before any rank starts work, with a message naming the
 // field and the fix. The resolved config (defaults filled in) is written next to the metrics.
@@ -15,12 +16,12 @@
 namespace trident {
 
 struct LayoutConfig {
-  int dp = 1, pp = 1, tp = 1;
+  int dp = 2, pp = 2, tp = 2;
   std::string order = "tp-pp-dp";
   std::string schedule = "1f1b";          // gpipe | 1f1b | interleaved | zb-h1 | zb-v, or a file path (schedule_file)
   std::string schedule_file;              // a schedule in text form; overrides `schedule`
   int micro_batches = 4;                  // per step, per DP replica
-  int micro_batch_size = 1;               // sequences per micro-batch
+  int micro_batch_size = 4;               // sequences per micro-batch
   int v = 2;                              // chunks per rank for interleaved
   std::vector<std::int64_t> layers_per_stage;  // optional: blocks per chunk (pp·v entries)
   bool sequence_parallel = false;
@@ -31,9 +32,9 @@ struct LayoutConfig {
 };
 
 struct OptimizerConfig {
-  double lr = 6e-4;
-  double min_lr = 6e-5;             // cosine decays to this
-  int warmup_steps = 10;            // linear warm-up from 0
+  double lr = 1e-3;
+  double min_lr = 1e-4;             // cosine decays to this
+  int warmup_steps = 5;             // linear warm-up from 0
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
   double weight_decay = 0.1;        // matrices only (2-D parameters: linears and embeddings)
   double grad_clip = 1.0;           // global gradient-norm clip; 0 disables
@@ -46,12 +47,14 @@ struct DataConfig {
 };
 
 struct TrainConfig {
-  GptConfig model;                  // model.layers, hidden, heads, seq_len, vocab, seed
+  // model.layers, hidden, heads, seq_len, vocab, seed: by default a byte-level GPT (256 bytes +
+  // end-of-text) small enough for 8 oversubscribed CPU ranks.
+  GptConfig model{.layers = 4, .hidden = 128, .heads = 4, .seq_len = 128, .vocab = 257};
   LayoutConfig layout;
   OptimizerConfig optimizer;
   DataConfig data;
-  int steps = 50;
-  int eval_interval = 10;           // validation loss every N steps (and at the end); 0: never
+  int steps = 100;
+  int eval_interval = 20;           // validation loss every N steps (and at the end); 0: never
   int eval_batches = 4;             // micro-batches per evaluation
   int checkpoint_interval = 0;      // save every N steps (and at the end when > 0); 0: never
   std::string resume;               // checkpoint directory to start from

@@ -73,11 +73,11 @@ TEST(TrainConfig, EmptyObjectIsTheDefaultExperiment) {
   EXPECT_EQ(c.layout.micro_batches, 4);
   EXPECT_EQ(c.layout.micro_batch_size, 4);
   EXPECT_TRUE(c.layout.layers_per_stage.empty());
-  EXPECT_EQ(c.steps, 50);
+  EXPECT_EQ(c.steps, 100);
   EXPECT_DOUBLE_EQ(c.optimizer.lr, 1e-3);
   EXPECT_EQ(c.optimizer.warmup_steps, 5);
   EXPECT_LE(c.optimizer.min_lr, c.optimizer.lr);
-  EXPECT_EQ(c.eval_interval, 10);
+  EXPECT_EQ(c.eval_interval, 20);
   EXPECT_EQ(c.out_dir, "runs/default");
   EXPECT_EQ(c.device, "cpu");
   EXPECT_TRUE(c.data.train.empty());
