@@ -1,6 +1,6 @@
-// Safetensors reading and writing (format in core/safetensors.h). POSIX calls rather than iostreams:
-// errors need errno text, atomic writes need fsync and rename, and reads use pread on one open
-// descriptor so that SafetensorsFile stays const and copyable.
+// Safetensors reading and writing (format in core/safetensors.h). Writes go through
+// write_file_atomically; reads use POSIX pread on one open descriptor (errors need errno text, and
+// SafetensorsFile stays const and copyable).
 #include "core/safetensors.h"
 
 #include <fcntl.h>
@@ -10,12 +10,11 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
-#include <filesystem>
 #include <limits>
-#include <system_error>
 
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace trident {
@@ -32,10 +31,6 @@ constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
 constexpr const char* kMetadataKey = "__metadata__";
 constexpr auto kMaxExtent = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
-std::string errno_text(int err) { return std::generic_category().message(err); }
-// errno of a failed POSIX call (rc != 0), read before anything else can change it; 0 on success.
-int errno_of(int rc) { return rc == 0 ? 0 : errno; }
-
 const char* file_dtype_name(DType t) {
   switch (t) {
     case DType::kF32: return "F32";
@@ -51,33 +46,6 @@ bool parse_file_dtype(const std::string& s, DType& out) {
   else if (s == "I32") out = DType::kI32;
   else return false;
   return true;
-}
-
-// Writes all n bytes, retrying short writes and EINTR; returns 0 or the errno.
-int write_all(int fd, const void* data, std::size_t n) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    const ssize_t put = ::write(fd, p, std::min<std::size_t>(n, std::size_t{1} << 30));
-    if (put < 0 && errno == EINTR) continue;
-    if (put < 0) return errno;
-    p += put;
-    n -= static_cast<std::size_t>(put);
-  }
-  return 0;
-}
-
-// Makes the rename itself durable. EINVAL means the file system cannot sync directories, which
-// leaves nothing to do.
-void fsync_parent_dir(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  TRIDENT_CHECK(fd >= 0, "write_safetensors: ", path, ": wrote the file but cannot open its directory ", dir,
-                " to sync it: ", errno_text(errno));
-  const int err = errno_of(::fsync(fd));
-  ::close(fd);
-  TRIDENT_CHECK(err == 0 || err == EINVAL, "write_safetensors: ", path, ": wrote the file but syncing directory ",
-                dir, " failed: ", errno_text(err));
 }
 
 std::string shape_of(const json& v) { return v.is_array() ? v.dump() : std::string(v.type_name()); }
@@ -125,28 +93,9 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(std::uint64_t{text.size()} >> (8 * i));
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  TRIDENT_CHECK(fd >= 0, op, ": ", path, ": cannot create ", tmp, ": ", errno_text(errno));
-  // From here on every failure closes and removes the temp file, so no partial file is left.
-  auto fail = [&](const std::string& what, int err) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    TRIDENT_FAIL(op, ": ", path, ": ", what, ": ", errno_text(err));
-  };
-  int err = write_all(fd, length, sizeof length);
-  if (err == 0) err = write_all(fd, text.data(), text.size());
-  for (std::size_t i = 0; err == 0 && i < order.size(); ++i)
-    if (order[i]->second.nbytes() > 0) err = write_all(fd, order[i]->second.raw(), order[i]->second.nbytes());
-  if (err != 0) fail("cannot write " + tmp, err);
-  // Unbuffered write() leaves nothing to flush; fsync puts the data on disk before the rename
-  // publishes it.
-  if ((err = errno_of(::fsync(fd))) != 0) fail("cannot sync " + tmp, err);
-  err = errno_of(::close(fd));
-  fd = -1;
-  if (err != 0) fail("cannot close " + tmp, err);
-  if ((err = errno_of(::rename(tmp.c_str(), path.c_str()))) != 0) fail("cannot rename " + tmp + " into place", err);
-  fsync_parent_dir(path);
+  std::vector<ByteRange> parts = {{length, sizeof length}, {text.data(), text.size()}};
+  for (const auto* nt : order) parts.push_back({nt->second.raw(), nt->second.nbytes()});
+  write_file_atomically(path, parts, op);
 }
 
 // ---- reading ------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@
 
 namespace trident {
 
-// Writes host tensors (f32, bf16, i32) atomically: to `path + ".tmp.<pid>"`, fsync, rename over
-// `path`, fsync the directory, so a crash leaves either the old file or the whole new one. Throws
+// Writes host tensors (f32, bf16, i32) atomically (write_file_atomically in core/atomic_file.h): to
+// `path + ".tmp.<host>.<pid>"`, fsync, rename over `path`, fsync the directory, so a crash leaves
+// either the old file or the whole new one. Throws
 // trident::Error naming the path (and the errno text) on failure, after removing the temp file.
 // Names must be unique and not "__metadata__".
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,

@@ -1,17 +1,11 @@
-// Chrome trace output. POSIX I/O rather than streams for the same reason as safetensors.cpp: the
-// errors need errno text and the atomic write needs fsync before the rename publishes the file.
+// Chrome trace output; the file is written with write_file_atomically (core/atomic_file.h).
 #include "core/trace.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cmath>
-#include <filesystem>
-#include <system_error>
 
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace trident {
@@ -20,24 +14,8 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string errno_text(int err) { return std::generic_category().message(err); }
-// errno of a failed POSIX call (rc != 0), read before anything else can change it; 0 on success.
-int errno_of(int rc) { return rc == 0 ? 0 : errno; }
-
 json metadata_event(const char* what, int pid, int tid, const std::string& name) {
   return {{"name", what}, {"ph", "M"}, {"pid", pid}, {"tid", tid}, {"args", {{"name", name}}}};
-}
-
-// Returns 0 or the errno of the failed write.
-int write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t done = ::write(fd, p, n);
-    if (done < 0 && errno == EINTR) continue;
-    if (done < 0) return errno;
-    p += done;
-    n -= static_cast<std::size_t>(done);
-  }
-  return 0;
 }
 
 }  // namespace
@@ -74,33 +52,7 @@ void write_chrome_trace(const std::string& path, const std::vector<TraceEvent>& 
   } catch (const Error& e) {
     TRIDENT_FAIL(op, ": ", path, ": ", e.what());
   }
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  TRIDENT_CHECK(fd >= 0, op, ": ", path, ": cannot create ", tmp, ": ", errno_text(errno));
-  // Every failure from here closes and removes the temporary file, so no partial trace is left.
-  auto fail = [&](const std::string& what, int err) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    TRIDENT_FAIL(op, ": ", path, ": ", what, ": ", errno_text(err));
-  };
-  int err = write_all(fd, text.data(), text.size());
-  if (err != 0) fail("cannot write " + tmp, err);
-  if ((err = errno_of(::fsync(fd))) != 0) fail("cannot sync " + tmp, err);
-  err = errno_of(::close(fd));
-  fd = -1;
-  if (err != 0) fail("cannot close " + tmp, err);
-  if ((err = errno_of(::rename(tmp.c_str(), path.c_str()))) != 0) fail("cannot rename " + tmp + " into place", err);
-  // Syncing the directory makes the rename durable; EINVAL means the file system cannot, which
-  // leaves nothing to do.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  TRIDENT_CHECK(dfd >= 0, op, ": ", path, ": wrote the file but cannot open its directory ", dir, " to sync it: ",
-                errno_text(errno));
-  err = errno_of(::fsync(dfd));
-  ::close(dfd);
-  TRIDENT_CHECK(err == 0 || err == EINVAL, op, ": ", path, ": wrote the file but syncing directory ", dir,
-                " failed: ", errno_text(err));
+  write_file_atomically(path, {{text.data(), text.size()}}, op);
 }
 
 }  // namespace trident

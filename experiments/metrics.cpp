@@ -1,6 +1,6 @@
-// Run outputs through POSIX calls rather than iostreams: a metrics line must reach the kernel in
-// one write(2) (an ofstream may split it at its buffer boundary), and atomic files need fsync and
-// rename.
+// Run outputs. Metrics lines go through POSIX calls rather than iostreams: a line must reach the
+// kernel in one write(2) (an ofstream may split it at its buffer boundary). Whole files (config,
+// summary) go through write_file_atomically (core/atomic_file.h).
 #include "experiments/metrics.h"
 
 #include <fcntl.h>
@@ -10,12 +10,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <utility>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace trident {
@@ -23,22 +22,6 @@ namespace trident {
 namespace {
 
 using json = nlohmann::json;
-
-std::string errno_text(int err) { return std::strerror(err); }
-
-// Writes all n bytes, retrying short writes and EINTR; returns 0 or the errno.
-int write_all(int fd, const char* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t put = ::write(fd, p, n);
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    p += put;
-    n -= static_cast<std::size_t>(put);
-  }
-  return 0;
-}
 
 // Length of the file up to and including its last newline: what remains when a torn last line
 // (left by a machine crash or a full disk) is dropped. -1 if the file cannot be read.
@@ -124,30 +107,7 @@ std::vector<nlohmann::json> read_metrics(const std::string& path) {
 
 void write_json_atomic(const std::string& path, const nlohmann::json& value) {
   const std::string text = dump(value, 2) + "\n";
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  TRIDENT_CHECK(fd >= 0, "cannot create '", tmp, "' (to write ", path, "): ", errno_text(errno));
-  auto fail = [&](const std::string& what, int err) {
-    ::unlink(tmp.c_str());
-    TRIDENT_FAIL("writing '", path, "': ", what, ": ", errno_text(err));
-  };
-  int err = write_all(fd, text.data(), text.size());
-  // fsync before rename: otherwise a crash can leave the new name pointing at an empty file.
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err != 0) fail("cannot write " + tmp, err);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename " + tmp + " into place", errno);
-  // Make the rename itself durable; EINVAL: the file system cannot sync directories.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    const int rc = ::fsync(dfd);
-    const int sync_err = rc != 0 ? errno : 0;
-    ::close(dfd);
-    TRIDENT_CHECK(sync_err == 0 || sync_err == EINVAL, "wrote '", path, "' but syncing its directory failed: ",
-                  errno_text(sync_err));
-  }
+  write_file_atomically(path, {{text.data(), text.size()}}, "write_json_atomic");
 }
 
 // ---- summary_table ------------------------------------------------------------------------------

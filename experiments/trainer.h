@@ -50,6 +50,7 @@ class Trainer {
   const TrainConfig& config() const { return config_; }
   const DeviceMesh& mesh() const { return mesh_; }
   GptPipelineStage& stage() { return *stage_; }
+  DataParallel& data_parallel() { return *dp_; }
   // Trace events of the last training step on this rank (pid = world rank, times in µs from the
   // step's start): compute and pp on tids 0 and 1, DP reduction on tid 2.
   const std::vector<TraceEvent>& last_step_trace() const { return trace_; }

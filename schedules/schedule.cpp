@@ -1,10 +1,9 @@
 #include "schedules/schedule.h"
 
-#include <cstdio>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace trident {
@@ -127,15 +126,8 @@ Schedule Schedule::load(const std::string& path) {
 }
 
 void Schedule::save(const std::string& path) const {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  {
-    std::ofstream f(tmp);
-    TRIDENT_CHECK(f.good(), "cannot write schedule file '", tmp, "'");
-    f << to_text();
-    f.flush();
-    TRIDENT_CHECK(f.good(), "writing schedule file '", tmp, "' failed");
-  }
-  TRIDENT_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename '", tmp, "' to '", path, "'");
+  const std::string text = to_text();
+  write_file_atomically(path, {{text.data(), text.size()}}, "Schedule::save");
 }
 
 }  // namespace trident

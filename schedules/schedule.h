@@ -42,7 +42,7 @@ struct Schedule {
   std::string to_text() const;
   static Schedule from_text(std::string_view text);
   static Schedule load(const std::string& path);
-  void save(const std::string& path) const;  // atomic (temporary file + rename)
+  void save(const std::string& path) const;  // atomic and durable (write_file_atomically)
 };
 
 }  // namespace trident

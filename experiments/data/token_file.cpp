@@ -11,10 +11,9 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
-#include <system_error>
 
 #include "core/error.h"
-#include "experiments/data/atomic_file.h"
+#include "core/atomic_file.h"
 
 namespace trident {
 
@@ -25,8 +24,6 @@ namespace {
 
 constexpr std::int32_t kLlama3Magic = 20240801;  // llm.c's uint32-token files (LLaMA-3 tokenizer)
 constexpr const char* kFix = "re-create it with `trident data` (or llm.c's dev/data scripts)";
-
-std::string errno_text(int err) { return std::generic_category().message(err); }
 
 // Reads exactly n bytes at `offset`, retrying short reads and EINTR; returns 0, the errno, or -1 at
 // an unexpected end of file.

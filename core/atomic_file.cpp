@@ -1,5 +1,5 @@
 // POSIX calls rather than iostreams: errors need errno text and durability needs fsync.
-#include "experiments/data/atomic_file.h"
+#include "core/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
-#include <system_error>
 
 #include "core/error.h"
 
@@ -15,22 +14,8 @@ namespace trident {
 
 namespace {
 
-std::string errno_text(int err) { return std::generic_category().message(err); }
 // errno of a failed POSIX call (rc != 0), read before anything else can change it; 0 on success.
 int errno_of(int rc) { return rc == 0 ? 0 : errno; }
-
-// Writes all n bytes, retrying short writes and EINTR; returns 0 or the errno.
-int write_all(int fd, const void* data, std::size_t n) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    const ssize_t put = ::write(fd, p, std::min<std::size_t>(n, std::size_t{1} << 30));
-    if (put < 0 && errno == EINTR) continue;
-    if (put < 0) return errno;
-    p += put;
-    n -= static_cast<std::size_t>(put);
-  }
-  return 0;
-}
 
 std::string temp_name(const std::string& path) {
   char host[64] = {};
@@ -52,6 +37,18 @@ void fsync_parent_dir(const std::string& path, const std::string& op) {
 }
 
 }  // namespace
+
+int write_all(int fd, const void* data, std::size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t put = ::write(fd, p, std::min<std::size_t>(n, std::size_t{1} << 30));
+    if (put < 0 && errno == EINTR) continue;
+    if (put < 0) return errno;
+    p += put;
+    n -= static_cast<std::size_t>(put);
+  }
+  return 0;
+}
 
 void write_file_atomically(const std::string& path, const std::vector<ByteRange>& parts, const std::string& op) {
   const std::string tmp = temp_name(path);
