@@ -25,33 +25,15 @@
 #include "experiments/data/documents.h"
 #include "experiments/data/token_file.h"
 #include "experiments/data/token_loader.h"
+#include "tests/temp_dir_test.h"
 
 namespace trident {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Each test gets a fresh directory of its own, removed afterwards.
-class Data : public testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("trident_data_" + std::to_string(::getpid()) + "_" +
-                                        testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string file(const std::string& name) const { return (dir_ / name).string(); }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir_)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
-  fs::path dir_;
-};
+// Each test gets a fresh directory of its own (tests/temp_dir_test.h).
+using Data = testing_util::TempDirTest;
 
 std::vector<unsigned char> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

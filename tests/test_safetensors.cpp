@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "tests/temp_dir_test.h"
 #include "core/tensor.h"
 
 namespace trident {
@@ -23,26 +24,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Each test gets a fresh directory of its own, removed afterwards.
-class Safetensors : public testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("trident_safetensors_" + std::to_string(::getpid()) + "_" +
-                                        testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string file(const std::string& name) const { return (dir_ / name).string(); }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir_)) out.push_back(e.path().filename().string());
-    return out;
-  }
-
-  fs::path dir_;
-};
+// Each test gets a fresh directory of its own (tests/temp_dir_test.h).
+using Safetensors = testing_util::TempDirTest;
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

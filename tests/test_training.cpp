@@ -47,6 +47,16 @@ std::string data_dir() {
   return dir;
 }
 
+// Removes the data and checkpoints once every test has run.
+class RemoveDataDir : public testing::Environment {
+ public:
+  void TearDown() override {
+    test_world().barrier();
+    if (test_world().rank() == 0) fs::remove_all(data_dir());
+  }
+};
+[[maybe_unused]] testing::Environment* const kRemoveDataDir = testing::AddGlobalTestEnvironment(new RemoveDataDir);
+
 TrainConfig base_config(int dp, int pp, int tp, int micro_batches, int micro_batch_size) {
   TrainConfig c;
   c.model.layers = 4;
