@@ -4,6 +4,7 @@
 #include "core/cpu/cpu_check.h"
 #include "core/cpu/cpu_math.h"
 #include "core/cpu/cpu_ops.h"
+#include "core/cpu/parallel_for.h"
 
 namespace trident {
 
@@ -29,16 +30,17 @@ void CpuOps::adamw_update(const Tensor& param, const Tensor& grad, const Tensor&
   const float* g = grad.data<float>();
   float* mp = m.data<float>();
   float* vp = v.data<float>();
-  const std::int64_t n = param.numel();
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float gi = g[i];
-    const float mi = b1 * mp[i] + (1.0f - b1) * gi;
-    const float vi = b2 * vp[i] + (1.0f - b2) * gi * gi;
-    mp[i] = mi;
-    vp[i] = vi;
-    const float mhat = mi * inv_bc1, vhat = vi * inv_bc2;
-    w[i] -= lr * (mhat / (cpu::fast_sqrt(vhat) + eps) + wd * w[i]);
-  }
+  cpu::parallel_for(param.numel(), cpu::kMinChunkElems, [=](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t i = lo; i < hi; ++i) {
+      const float gi = g[i];
+      const float mi = b1 * mp[i] + (1.0f - b1) * gi;
+      const float vi = b2 * vp[i] + (1.0f - b2) * gi * gi;
+      mp[i] = mi;
+      vp[i] = vi;
+      const float mhat = mi * inv_bc1, vhat = vi * inv_bc2;
+      w[i] -= lr * (mhat / (cpu::fast_sqrt(vhat) + eps) + wd * w[i]);
+    }
+  });
 }
 
 }  // namespace trident

@@ -9,10 +9,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
 #include <vector>
 
 #include "core/cpu/blas_threads.h"
+#include "core/cpu/parallel_for.h"
 #include "core/cpu/cpu_check.h"
 #include "core/cpu/cpu_math.h"
 #include "core/cpu/cpu_ops.h"
@@ -120,7 +120,7 @@ void head_backward(const AttnDims& d, const float* q, const float* p, const floa
 }
 
 // Runs body(worker, b, h) for every (batch, head). When OpenBLAS may use several threads, the heads
-// are spread over that many std::threads running single-threaded GEMMs instead: per-head GEMMs
+// are spread over that many pool workers running single-threaded GEMMs instead: per-head GEMMs
 // (S x S x hd) are too small for OpenBLAS to split well (2 threads measured slower than 1).
 // Each (b, h) is computed the same way whichever worker runs it, so results do not depend on it.
 template <typename Body>
@@ -132,11 +132,15 @@ void for_each_head(const AttnDims& d, int workers, Body body) {
   if (workers <= 1) return work(0);
   const int blas = blas_threads();
   set_blas_threads(1);
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<std::size_t>(workers - 1));
-  for (int w = 1; w < workers; ++w) pool.emplace_back(work, w);
-  work(0);
-  for (std::thread& t : pool) t.join();
+  // One chunk per worker on the persistent pool (no thread creation per call); the thread count
+  // is passed explicitly because blas_threads() now reads 1.
+  try {
+    cpu::parallel_for_chunks(
+        workers, workers, [&](std::int64_t w, std::int64_t, std::int64_t) { work(static_cast<int>(w)); }, workers);
+  } catch (...) {
+    set_blas_threads(blas);
+    throw;
+  }
   set_blas_threads(blas);
 }
 

@@ -8,6 +8,7 @@
 #include "core/cpu/cpu_check.h"
 #include "core/cpu/cpu_math.h"
 #include "core/cpu/cpu_ops.h"
+#include "core/cpu/parallel_for.h"
 
 namespace trident {
 
@@ -61,7 +62,9 @@ void CpuOps::cross_entropy_row_max(const Tensor& logits, const VocabShard& shard
   check_rows(op, "row_max", row_max, d.n);
   const float* x = logits.data<float>();
   float* m = row_max.data<float>();
-  for (std::int64_t r = 0; r < d.n; ++r) m[r] = cpu::lane_max(x + r * d.vl, shard.valid);
+  cpu::parallel_for(d.n, cpu::row_grain(d.vl), [=](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t r = lo; r < hi; ++r) m[r] = cpu::lane_max(x + r * d.vl, shard.valid);
+  });
 }
 
 // sum_exp[n] = Σ_real exp(logit − row_max[n]) with the global row_max; target_logit[n] is the
@@ -78,12 +81,14 @@ void CpuOps::cross_entropy_sums(const Tensor& logits, const Tensor& targets, con
   const float* m = row_max.data<float>();
   float* s = sum_exp.data<float>();
   float* tl = target_logit.data<float>();
-  for (std::int64_t r = 0; r < d.n; ++r) {
-    const float* row = x + r * d.vl;
-    s[r] = cpu::exp_sum<false>(row, m[r], shard.valid, nullptr);
-    const std::int64_t local = tg[r] - shard.begin;
-    tl[r] = local >= 0 && local < shard.valid ? row[local] : 0.0f;
-  }
+  cpu::parallel_for(d.n, cpu::row_grain(d.vl), [=](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t r = lo; r < hi; ++r) {
+      const float* row = x + r * d.vl;
+      s[r] = cpu::exp_sum<false>(row, m[r], shard.valid, nullptr);
+      const std::int64_t local = tg[r] - shard.begin;
+      tl[r] = local >= 0 && local < shard.valid ? row[local] : 0.0f;
+    }
+  });
 }
 
 // losses[n] = log(sum_exp[n]) + row_max[n] − target_logit[n]: logsumexp minus the target's logit.
@@ -118,15 +123,17 @@ void CpuOps::cross_entropy_backward(const Tensor& logits, const Tensor& targets,
   const float* m = row_max.data<float>();
   const float* s = sum_exp.data<float>();
   float* g = dlogits.data<float>();
-  for (std::int64_t r = 0; r < d.n; ++r) {
-    const float* row = x + r * d.vl;
-    float* grow = g + r * d.vl;
-    const float shift = m[r], k = dloss / s[r];
-    for (std::int64_t j = 0; j < shard.valid; ++j) grow[j] = k * cpu::fast_exp(row[j] - shift);
-    const std::int64_t local = tg[r] - shard.begin;
-    if (local >= 0 && local < shard.valid) grow[local] -= dloss;
-    std::fill(grow + shard.valid, grow + d.vl, 0.0f);
-  }
+  cpu::parallel_for(d.n, cpu::row_grain(d.vl), [=](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t r = lo; r < hi; ++r) {
+      const float* row = x + r * d.vl;
+      float* grow = g + r * d.vl;
+      const float shift = m[r], k = dloss / s[r];
+      for (std::int64_t j = 0; j < shard.valid; ++j) grow[j] = k * cpu::fast_exp(row[j] - shift);
+      const std::int64_t local = tg[r] - shard.begin;
+      if (local >= 0 && local < shard.valid) grow[local] -= dloss;
+      std::fill(grow + shard.valid, grow + d.vl, 0.0f);
+    }
+  });
 }
 
 }  // namespace trident

@@ -5,6 +5,7 @@
 
 #include "core/cpu/cpu_check.h"
 #include "core/cpu/cpu_ops.h"
+#include "core/cpu/parallel_for.h"
 
 namespace trident {
 
@@ -34,13 +35,15 @@ void CpuOps::embedding_forward(const Tensor& ids, const Tensor& table, std::int6
   const std::int32_t* id = ids.data<std::int32_t>();
   const float* t = table.data<float>();
   float* o = out.data<float>();
-  for (std::int64_t i = 0; i < n; ++i) {
-    const std::int64_t r = static_cast<std::int64_t>(id[i]) - row_begin;
-    if (r >= 0 && r < rows)
-      std::memcpy(o + i * c, t + r * c, static_cast<std::size_t>(c) * sizeof(float));
-    else
-      std::fill_n(o + i * c, c, 0.0f);
-  }
+  cpu::parallel_for(n, cpu::row_grain(c), [=](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t i = lo; i < hi; ++i) {
+      const std::int64_t r = static_cast<std::int64_t>(id[i]) - row_begin;
+      if (r >= 0 && r < rows)
+        std::memcpy(o + i * c, t + r * c, static_cast<std::size_t>(c) * sizeof(float));
+      else
+        std::fill_n(o + i * c, c, 0.0f);
+    }
+  });
 }
 
 // dtable[ids[n] - row_begin, :] += dout[n, :] for ids in this shard (repeated ids accumulate).

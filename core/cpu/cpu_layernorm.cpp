@@ -6,6 +6,7 @@
 #include "core/cpu/cpu_check.h"
 #include "core/cpu/cpu_math.h"
 #include "core/cpu/cpu_ops.h"
+#include "core/cpu/parallel_for.h"
 
 namespace trident {
 
@@ -44,19 +45,21 @@ void CpuOps::layernorm_forward(const Tensor& x, const Tensor& weight, const Tens
   float* o = out.data<float>();
   float* mp = mean.data<float>();
   float* rp = rstd.data<float>();
-  std::vector<float> centred(static_cast<std::size_t>(c));
-  for (std::int64_t r = 0; r < n; ++r) {
-    const float* row = xp + r * c;
-    // Two passes (mean, then Σ(x - mean)²) so a large mean does not cancel the variance away.
-    const float mu = cpu::lane_sum(row, c) / static_cast<float>(c);
-    for (std::int64_t j = 0; j < c; ++j) centred[static_cast<std::size_t>(j)] = row[j] - mu;
-    const float var = cpu::lane_dot(centred.data(), centred.data(), c) / static_cast<float>(c);
-    const float rs = 1.0f / std::sqrt(var + eps);
-    mp[r] = mu;
-    rp[r] = rs;
-    float* orow = o + r * c;
-    for (std::int64_t j = 0; j < c; ++j) orow[j] = centred[static_cast<std::size_t>(j)] * rs * w[j] + b[j];
-  }
+  cpu::parallel_for(n, cpu::row_grain(c), [=](std::int64_t lo, std::int64_t hi) {
+    std::vector<float> centred(static_cast<std::size_t>(c));
+    for (std::int64_t r = lo; r < hi; ++r) {
+      const float* row = xp + r * c;
+      // Two passes (mean, then Σ(x - mean)²) so a large mean does not cancel the variance away.
+      const float mu = cpu::lane_sum(row, c) / static_cast<float>(c);
+      for (std::int64_t j = 0; j < c; ++j) centred[static_cast<std::size_t>(j)] = row[j] - mu;
+      const float var = cpu::lane_dot(centred.data(), centred.data(), c) / static_cast<float>(c);
+      const float rs = 1.0f / std::sqrt(var + eps);
+      mp[r] = mu;
+      rp[r] = rs;
+      float* orow = o + r * c;
+      for (std::int64_t j = 0; j < c; ++j) orow[j] = centred[static_cast<std::size_t>(j)] * rs * w[j] + b[j];
+    }
+  });
 }
 
 // dx = rstd · (dnorm - mean(dnorm) - xhat · mean(dnorm · xhat)), dnorm = dout · weight, xhat = (x - mean) · rstd.
@@ -75,27 +78,31 @@ void CpuOps::layernorm_backward_input(const Tensor& dout, const Tensor& x, const
   const float* mp = mean.data<float>();
   const float* rp = rstd.data<float>();
   float* g = dx.data<float>();
-  std::vector<float> dnorm(static_cast<std::size_t>(c)), xhat(static_cast<std::size_t>(c));
-  for (std::int64_t r = 0; r < n; ++r) {
-    const float* drow = d + r * c;
-    const float* xrow = xp + r * c;
-    const float mu = mp[r], rs = rp[r];
-    for (std::int64_t j = 0; j < c; ++j) {
-      dnorm[static_cast<std::size_t>(j)] = drow[j] * w[j];
-      xhat[static_cast<std::size_t>(j)] = (xrow[j] - mu) * rs;
+  cpu::parallel_for(n, cpu::row_grain(c), [=](std::int64_t lo, std::int64_t hi) {
+    std::vector<float> dnorm(static_cast<std::size_t>(c)), xhat(static_cast<std::size_t>(c));
+    for (std::int64_t r = lo; r < hi; ++r) {
+      const float* drow = d + r * c;
+      const float* xrow = xp + r * c;
+      const float mu = mp[r], rs = rp[r];
+      for (std::int64_t j = 0; j < c; ++j) {
+        dnorm[static_cast<std::size_t>(j)] = drow[j] * w[j];
+        xhat[static_cast<std::size_t>(j)] = (xrow[j] - mu) * rs;
+      }
+      const float inv_c = 1.0f / static_cast<float>(c);
+      const float mean_dn = cpu::lane_sum(dnorm.data(), c) * inv_c;
+      const float mean_dnx = cpu::lane_dot(dnorm.data(), xhat.data(), c) * inv_c;
+      float* grow = g + r * c;
+      for (std::int64_t j = 0; j < c; ++j) {
+        const auto k = static_cast<std::size_t>(j);
+        grow[j] = rs * (dnorm[k] - mean_dn - xhat[k] * mean_dnx);
+      }
     }
-    const float inv_c = 1.0f / static_cast<float>(c);
-    const float mean_dn = cpu::lane_sum(dnorm.data(), c) * inv_c;
-    const float mean_dnx = cpu::lane_dot(dnorm.data(), xhat.data(), c) * inv_c;
-    float* grow = g + r * c;
-    for (std::int64_t j = 0; j < c; ++j) {
-      const auto k = static_cast<std::size_t>(j);
-      grow[j] = rs * (dnorm[k] - mean_dn - xhat[k] * mean_dnx);
-    }
-  }
+  });
 }
 
-// dweight[C] += Σ_n dout · xhat, dbias[C] += Σ_n dout; column sums over N rows, in double.
+// dweight[C] += Σ_n dout · xhat, dbias[C] += Σ_n dout; column sums over N rows, in double. Each chunk
+// of rows sums into private partials, added in chunk order: fixed for a given thread count, and
+// independent of C (the row grain is a constant).
 void CpuOps::layernorm_backward_weight(const Tensor& dout, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                                        const Tensor& dweight, const Tensor& dbias) const {
   const char* op = "layernorm_backward_weight";
@@ -109,22 +116,33 @@ void CpuOps::layernorm_backward_weight(const Tensor& dout, const Tensor& x, cons
   const float* xp = x.data<float>();
   const float* mp = mean.data<float>();
   const float* rp = rstd.data<float>();
-  std::vector<double> dw(static_cast<std::size_t>(c), 0.0), db(static_cast<std::size_t>(c), 0.0);
-  for (std::int64_t r = 0; r < n; ++r) {
-    const float* drow = d + r * c;
-    const float* xrow = xp + r * c;
-    const float mu = mp[r], rs = rp[r];
-    for (std::int64_t j = 0; j < c; ++j) {
-      const auto k = static_cast<std::size_t>(j);
-      dw[k] += drow[j] * ((xrow[j] - mu) * rs);
-      db[k] += drow[j];
+  constexpr std::int64_t kRowGrain = 32;
+  const std::int64_t chunks = cpu::parallel_chunks(n, kRowGrain);
+  // Per chunk: c dweight partials, then c dbias partials.
+  std::vector<double> acc(static_cast<std::size_t>(chunks * 2 * c), 0.0);
+  cpu::parallel_for_chunks(n, chunks, [&](std::int64_t chunk, std::int64_t lo, std::int64_t hi) {
+    double* dw = acc.data() + chunk * 2 * c;
+    double* db = dw + c;
+    for (std::int64_t r = lo; r < hi; ++r) {
+      const float* drow = d + r * c;
+      const float* xrow = xp + r * c;
+      const float mu = mp[r], rs = rp[r];
+      for (std::int64_t j = 0; j < c; ++j) {
+        dw[j] += drow[j] * ((xrow[j] - mu) * rs);
+        db[j] += drow[j];
+      }
     }
-  }
+  });
   float* wp = dweight.data<float>();
   float* bp = dbias.data<float>();
   for (std::int64_t j = 0; j < c; ++j) {
-    wp[j] += static_cast<float>(dw[static_cast<std::size_t>(j)]);
-    bp[j] += static_cast<float>(db[static_cast<std::size_t>(j)]);
+    double sw = acc[static_cast<std::size_t>(j)], sb = acc[static_cast<std::size_t>(c + j)];
+    for (std::int64_t k = 1; k < chunks; ++k) {
+      sw += acc[static_cast<std::size_t>(k * 2 * c + j)];
+      sb += acc[static_cast<std::size_t>(k * 2 * c + c + j)];
+    }
+    wp[j] += static_cast<float>(sw);
+    bp[j] += static_cast<float>(sb);
   }
 }
 
