@@ -57,8 +57,10 @@ std::vector<TraceEvent> gather_trace(Communicator& world, const std::vector<Trac
       if (n > 0) world.recv(buf, r, 7).wait();
       s.assign(static_cast<const char*>(buf.raw()), n);
     }
-    for (const auto& e : nlohmann::json::parse(s).at("traceEvents")) {
-      if (e.at("ph") != "X") continue;
+    // The parsed document must outlive the loop (a range-for over a temporary's member dangles).
+    const nlohmann::json doc = nlohmann::json::parse(s);
+    for (const auto& e : doc.at("traceEvents")) {
+      if (e.at("ph").get<std::string>() != "X") continue;
       TraceEvent ev{e.at("name"), e.at("cat"), e.at("pid"), e.at("tid"), e.at("ts"), e.at("dur"), {}};
       all.push_back(ev);
     }

@@ -36,6 +36,12 @@ expect_failure() {
 # Data: a small good token file, a truncated copy, and a checkpoint to corrupt.
 timeout 120 mpirun -np 2 --oversubscribe --bind-to none "$trident" train "${small[@]}" --set checkpoint_interval=1 \
   > "$work/good_run.log" 2>&1 || { echo "FAIL: the good run itself failed"; cat "$work/good_run.log"; exit 1; }
+# The good run's outputs: one metrics record, and a merged trace with compute events of both ranks.
+[ "$(wc -l < "$work/run/metrics.jsonl")" -eq 1 ] || { echo "FAIL: metrics.jsonl should hold 1 record"; exit 1; }
+for pid in 0 1; do
+  grep -q "\"ph\":\"X\",\"pid\":$pid," "$work/run/trace.json" \
+    || { echo "FAIL: trace.json has no complete events of rank $pid"; exit 1; }
+done
 train_bin=$(ls "$work"/data/fortunes_train.bin 2>/dev/null || true)
 [ -n "$train_bin" ] || { echo "FAIL: the good run made no corpus under $work/data"; exit 1; }
 head -c 2000 "$train_bin" > "$work/truncated.bin"
