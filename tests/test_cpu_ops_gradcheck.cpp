@@ -15,25 +15,12 @@
 
 #include "core/ops.h"
 #include "core/tensor.h"
+#include "tests/cpu_ops_test_util.h"
 
 namespace trident {
 namespace {
 
-const Ops& ops() { return ops_for(Device::cpu()); }
-
-Tensor random_tensor(const Shape& shape, std::uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  Tensor t = Tensor::empty(shape);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(gen);
-  return t;
-}
-
-Tensor ids_tensor(const std::vector<std::int32_t>& ids) {
-  Tensor t = Tensor::empty({static_cast<std::int64_t>(ids.size())}, DType::kI32);
-  std::copy(ids.begin(), ids.end(), t.data<std::int32_t>());
-  return t;
-}
+using namespace testing_util;
 
 // L = Σ w ⊙ out in double.
 double weighted_sum(const Tensor& w, const Tensor& out) {
@@ -178,45 +165,12 @@ TEST(CpuGradcheck, Embedding) {
   fd_check("embedding dtable", table, dtable, loss);
 }
 
-// Mean cross-entropy over vocab-sharded logits, Megatron-style, with the TP all-reduces done as loops
-// over shards: `full` is [N, tp·Vl] with the real vocabulary in its first `vocab` columns. Returns
-// Σ dloss·loss in double; when `dfull` is defined, also writes the concatenated shard backwards.
-double sharded_cross_entropy(const Tensor& full, const Tensor& targets, std::int64_t vocab, std::int64_t tp,
-                             float dloss, const Tensor& dfull = Tensor()) {
-  const std::int64_t n = full.dim(0), vp = full.dim(1), vl = vp / tp;
-  std::vector<Tensor> logits;
-  std::vector<VocabShard> shards;
-  for (std::int64_t rank = 0; rank < tp; ++rank) {
-    Tensor s = Tensor::empty({n, vl});
-    for (std::int64_t r = 0; r < n; ++r)
-      std::copy_n(full.data<float>() + r * vp + rank * vl, vl, s.data<float>() + r * vl);
-    logits.push_back(s);
-    shards.push_back({rank * vl, std::clamp<std::int64_t>(vocab - rank * vl, 0, vl), vocab});
-  }
-  Tensor row_max = Tensor::empty({n}), sum_exp = Tensor::zeros({n}), target_logit = Tensor::zeros({n});
-  Tensor a = Tensor::empty({n}), b = Tensor::empty({n}), losses = Tensor::empty({n});
-  ops().fill(row_max, -INFINITY);
-  for (std::int64_t rank = 0; rank < tp; ++rank) {
-    ops().cross_entropy_row_max(logits[rank], shards[rank], a);
-    for (std::int64_t r = 0; r < n; ++r)
-      row_max.data<float>()[r] = std::max(row_max.data<float>()[r], a.data<float>()[r]);
-  }
-  for (std::int64_t rank = 0; rank < tp; ++rank) {
-    ops().cross_entropy_sums(logits[rank], targets, shards[rank], row_max, a, b);
-    ops().axpy(1.0f, a, sum_exp);
-    ops().axpy(1.0f, b, target_logit);
-  }
-  ops().cross_entropy_losses(row_max, sum_exp, target_logit, losses);
-  if (dfull.defined())
-    for (std::int64_t rank = 0; rank < tp; ++rank) {
-      Tensor d = Tensor::empty({n, vl});
-      ops().fill(d, 7.0f);  // stale values, so unwritten padding would show
-      ops().cross_entropy_backward(logits[rank], targets, shards[rank], row_max, sum_exp, dloss, d);
-      for (std::int64_t r = 0; r < n; ++r)
-        std::copy_n(d.data<float>() + r * vl, vl, dfull.data<float>() + r * vp + rank * vl);
-    }
+// Σ dloss·loss in double over the shared vocab-parallel simulation.
+double sharded_loss(const Tensor& full, const Tensor& targets, std::int64_t vocab, std::int64_t tp, float dloss,
+                    const Tensor& dfull = Tensor()) {
+  const Tensor losses = sharded_cross_entropy(full, targets, vocab, tp, dloss, dfull);
   double l = 0.0;
-  for (std::int64_t i = 0; i < n; ++i) l += double(dloss) * losses.data<float>()[i];
+  for (std::int64_t i = 0; i < losses.numel(); ++i) l += double(dloss) * losses.data<float>()[i];
   return l;
 }
 
@@ -226,9 +180,9 @@ void check_cross_entropy_grad(std::int64_t vocab, std::int64_t tp, std::int64_t 
   const float dloss = 0.25f;  // mean over the 4 rows
   Tensor logits = random_tensor({n, vp}, static_cast<std::uint32_t>(20 + tp), -2.0f, 2.0f);
   Tensor targets = ids_tensor({0, static_cast<std::int32_t>(vocab - 1), 3, 3});
-  auto loss = [&] { return sharded_cross_entropy(logits, targets, vocab, tp, dloss); };
+  auto loss = [&] { return sharded_loss(logits, targets, vocab, tp, dloss); };
   Tensor dlogits = Tensor::empty({n, vp});
-  sharded_cross_entropy(logits, targets, vocab, tp, dloss, dlogits);
+  sharded_loss(logits, targets, vocab, tp, dloss, dlogits);
   fd_check("cross_entropy dlogits", logits, dlogits, loss);  // padding columns: FD 0, analytic 0
 }
 
