@@ -6,6 +6,10 @@
 
 #include "core/error.h"
 
+#ifdef TRIDENT_HAVE_CUDA
+#include "core/cuda/cuda_backend.h"
+#endif
+
 namespace trident {
 
 MemoryStats Allocator::stats() const {
@@ -55,10 +59,6 @@ class CpuAllocator final : public Allocator {
   }
 };
 
-Allocator*& slot(DeviceType type) {
-  static Allocator* slots[2] = {nullptr, nullptr};
-  return slots[static_cast<int>(type)];
-}
 
 }  // namespace
 
@@ -67,12 +67,12 @@ Allocator& allocator_for(Device device) {
     static CpuAllocator cpu;
     return cpu;
   }
-  Allocator* a = slot(device.type);
-  TRIDENT_CHECK(a != nullptr, "no allocator for device ", device.str(),
-                ": this build has no CUDA backend or it was not initialised (build with -DTRIDENT_CUDA=ON and run on a GPU machine)");
-  return *a;
+#ifdef TRIDENT_HAVE_CUDA
+  return cuda_allocator(device.index);
+#else
+  TRIDENT_FAIL("no allocator for device ", device.str(),
+               ": this is a CPU-only build (configure with -DTRIDENT_CUDA=ON on a machine with the CUDA toolkit)");
+#endif
 }
-
-void register_allocator(DeviceType type, Allocator* allocator) { slot(type) = allocator; }
 
 }  // namespace trident

@@ -1,6 +1,6 @@
 // Device memory: every tensor's storage comes from its device's Allocator, which tracks current
 // and peak bytes so experiments can report peak memory per rank. The CPU allocator hands out
-// 64-byte aligned host memory; the CUDA backend registers its caching allocator for cuda:N.
+// 64-byte aligned host memory; the CUDA backend's caching allocator serves cuda:N.
 #pragma once
 
 #include <atomic>
@@ -36,11 +36,8 @@ class Allocator {
   std::atomic<std::int64_t> num_allocs_{0};
 };
 
-// The allocator of a device. CPU is always present; CUDA devices are available once the CUDA
-// backend has registered itself (a clear error otherwise).
+// The allocator of a device: the host allocator, or the caching allocator of GPU N in a CUDA
+// build (a clear error in a CPU-only build or when the GPU is missing).
 Allocator& allocator_for(Device device);
-
-// Used by a device backend at start-up to serve allocator_for(); the backend owns the allocator.
-void register_allocator(DeviceType type, Allocator* allocator);
 
 }  // namespace trident

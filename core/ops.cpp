@@ -3,26 +3,23 @@
 #include "core/cpu/cpu_ops.h"
 #include "core/error.h"
 
-namespace trident {
+#ifdef TRIDENT_HAVE_CUDA
+#include "core/cuda/cuda_backend.h"
+#endif
 
-namespace {
-const Ops*& slot(DeviceType type) {
-  static const Ops* slots[2] = {nullptr, nullptr};
-  return slots[static_cast<int>(type)];
-}
-}  // namespace
+namespace trident {
 
 const Ops& ops_for(Device device) {
   if (device.is_cpu()) {
     static const CpuOps cpu;
     return cpu;
   }
-  const Ops* ops = slot(device.type);
-  TRIDENT_CHECK(ops != nullptr, "no op table for device ", device.str(),
-                ": this build has no CUDA backend or it was not initialised (build with -DTRIDENT_CUDA=ON and run on a GPU machine)");
-  return *ops;
+#ifdef TRIDENT_HAVE_CUDA
+  return cuda_ops(device.index);
+#else
+  TRIDENT_FAIL("no op table for device ", device.str(),
+               ": this is a CPU-only build (configure with -DTRIDENT_CUDA=ON on a machine with the CUDA toolkit)");
+#endif
 }
-
-void register_ops(DeviceType type, const Ops* ops) { slot(type) = ops; }
 
 }  // namespace trident

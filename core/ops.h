@@ -1,6 +1,6 @@
 // The op table: every computation a GPT block needs, forward and backward, as one interface with
-// one implementation per device (core/cpu/cpu_ops.h now; the CUDA table registers itself the same
-// way). Layers call ops_for(tensor.device()).op(...) and never branch on the device.
+// one implementation per device (core/cpu/cpu_ops.h, core/cuda/cuda_ops.h). Layers call
+// ops_for(tensor.device()).op(...) and never branch on the device.
 //
 // Conventions (all ops):
 // - Tensors are contiguous row-major; outputs are passed as `const Tensor&` handles and written.
@@ -10,7 +10,8 @@
 //   *accumulated* (+=), so micro-batches accumulate without extra passes.
 // - Backward is split into *_backward_input and *_backward_weight wherever a layer has weights,
 //   because zero-bubble schedules run the two halves at different times.
-// - The CPU table computes in f32; convert() moves between f32 and bf16.
+// - The CPU table computes in f32; the CUDA table also takes bf16 activations and weights (its
+//   header states the mixed-precision dtype rules); convert() moves between f32 and bf16.
 #pragma once
 
 #include <cstdint>
@@ -141,8 +142,8 @@ class Ops {
                             const AdamWParams& p) const = 0;
 };
 
-// The op table of a device. CPU is always there; CUDA once its backend has registered.
+// The op table of a device: the CPU table, or the CUDA table of GPU N in a CUDA build (a clear
+// error in a CPU-only build or when the GPU is missing).
 const Ops& ops_for(Device device);
-void register_ops(DeviceType type, const Ops* ops);
 
 }  // namespace trident
