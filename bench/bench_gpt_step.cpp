@@ -1,6 +1,8 @@
 // One single-rank training step of the GPT (zero_grads + forward + backward + AdamW over every
 // parameter) for `mini` (L4 h256 nh8 S256 V4096, micro-batch 8) and `small` (GPT-2 124M shape,
-// micro-batch 1), at 1 and 2 OpenBLAS threads. Counters, per step:
+// micro-batch 1), at 1 and 2 OpenBLAS threads, on the CPU table in f32; and for a GPT of 1.3B
+// parameters (L24 h2048 nh16 S1024 V50304, micro-batch 8) on GPU 0 in bf16 mixed precision
+// (skipped with the probe's reason when there is no GPU). Counters, per step:
 //
 //   tokens/s, GFLOP/s      rates; GFLOP/s counts GptConfig::flops_per_step (model FLOPs)
 //   zero/fwd/bwd/opt_ms    phase times (steady_clock inside the iteration), averaged
@@ -14,6 +16,10 @@
 //   vs_gemm_attn           step / (gemm_ms + attn_ms): what everything else (LayerNorm, GELU, adds,
 //                          embedding, cross-entropy, AdamW, allocation) costs on top
 //   vs_pytorch             tokens/s over PyTorch's on the same model, threads and machine (> 1: faster)
+//   mfu                    (GPU) model FLOP/s over the device's dense bf16 peak (gpu_peak_flops)
+//
+// On the GPU every phase ends with a device synchronize, so phase times are device times; the
+// GEMM-only baseline runs the same bf16 GEMMs (f32 weight-gradient accumulation, as the model).
 //
 // vs_pytorch needs the JSON that bench/pytorch_gpt_reference.py writes ({"mini": {"1": ms, "2": ms},
 // "small": {...}}, ms per step by thread count), named by the TRIDENT_PYTORCH_JSON environment
@@ -22,6 +28,7 @@
 //   /usr/bin/python3 bench/pytorch_gpt_reference.py --out build/pytorch_gpt.json
 //   TRIDENT_PYTORCH_JSON=build/pytorch_gpt.json build/bench/bench_gpt_step          # ~3 minutes
 //   TRIDENT_PYTORCH_JSON=build/pytorch_gpt.json build/bench/bench_gpt_step --benchmark_filter=mini
+//   build/bench/bench_gpt_step --benchmark_filter=gpu                                  # GPU only
 //
 // Iteration counts are fixed (a `small` step takes seconds here): mini 1 warm-up + 8 steps, small
 // 1 warm-up + 2 steps; the GEMM-only and attention baselines are the best of 3 (mini) or 1 (small)
@@ -39,9 +46,11 @@
 #include <vector>
 
 #include "core/cpu/blas_threads.h"
+#include "core/cuda_probe.h"
 #include "core/ops.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "experiments/peak_flops.h"
 #include "layers/gpt_model.h"
 
 namespace trident {
@@ -51,10 +60,22 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-Tensor filled(const Shape& shape, float value) {
-  Tensor t = Tensor::empty(shape);
-  ops_for(Device::cpu()).fill(t, value);
+// Where a case runs: the CPU table in f32, or a GPU with bf16 compute.
+struct Target {
+  Device device = Device::cpu();
+  DType dtype = DType::kF32;
+};
+
+Tensor filled(const Shape& shape, float value, Device device = Device::cpu(), DType dtype = DType::kF32) {
+  Tensor t = Tensor::empty(shape, dtype, device);
+  ops_for(device).fill(t, value);
   return t;
+}
+
+// Device time: a GPU runs ops asynchronously, so every reading of the clock waits for it first.
+double seconds_since(Clock::time_point t0, Device device) {
+  ops_for(device).synchronize();
+  return seconds_since(t0);
 }
 
 // ---- the PyTorch reference (ms per step) from the script's JSON ---------------------------------
@@ -89,28 +110,31 @@ struct PhaseSeconds {
 
 class Trainer {
  public:
-  Trainer(const GptConfig& config, std::int64_t batch)
-      : model_(config, StageLayout::whole(config), nullptr, {}), params_(model_.parameters()) {
+  Trainer(const GptConfig& config, std::int64_t batch, Target target = {})
+      : device_(target.device),
+        model_(config, StageLayout::whole(config), nullptr, {}, target.device),
+        params_(model_.parameters()) {
+    model_.set_compute_dtype(target.dtype);
     for (Parameter* p : params_) {
-      m_.push_back(filled(p->value.shape(), 0.0f));
-      v_.push_back(filled(p->value.shape(), 0.0f));
+      m_.push_back(filled(p->value.shape(), 0.0f, device_));
+      v_.push_back(filled(p->value.shape(), 0.0f, device_));
     }
-    ids_ = tokens(config, batch, "bench.ids");
-    targets_ = tokens(config, batch, "bench.targets");
+    ids_ = tokens(config, batch, "bench.ids").to(device_);
+    targets_ = tokens(config, batch, "bench.targets").to(device_);
   }
 
   PhaseSeconds step() {
-    const Ops& ops = ops_for(Device::cpu());
+    const Ops& ops = ops_for(device_);
     PhaseSeconds t;
     auto t0 = Clock::now();
     model_.zero_grads();
-    t.zero = seconds_since(t0);
+    t.zero = seconds_since(t0, device_);
     t0 = Clock::now();
     model_.forward(0, ids_, targets_, 1.0f);
-    t.forward = seconds_since(t0);
+    t.forward = seconds_since(t0, device_);
     t0 = Clock::now();
     model_.backward(0);
-    t.backward = seconds_since(t0);
+    t.backward = seconds_since(t0, device_);
     t0 = Clock::now();
     AdamWParams hp;
     hp.lr = 1e-4f;
@@ -119,7 +143,8 @@ class Trainer {
       hp.weight_decay = params_[i]->weight_decay() ? 0.1f : 0.0f;
       ops.adamw_update(params_[i]->value, params_[i]->grad, m_[i], v_[i], hp);
     }
-    t.optimizer = seconds_since(t0);
+    model_.refresh_compute_copies();  // part of a mixed-precision step: the next GEMMs read bf16
+    t.optimizer = seconds_since(t0, device_);
     return t;
   }
 
@@ -133,6 +158,7 @@ class Trainer {
     return t;
   }
 
+  Device device_;
   GptModel model_;
   ParameterList params_;
   std::vector<Tensor> m_, v_;
@@ -144,15 +170,16 @@ class Trainer {
 
 // One linear's buffers for N tokens: weight W [in, out] (GPT-2 Conv1D layout), forward y = x·W,
 // dX = dy·Wᵀ, dW += xᵀ·dy. Separate dx/dy so repeated passes never feed outputs back as inputs.
+// Activations and weights in the target's dtype; dW in f32, as the model accumulates it.
 struct LinearGemms {
   Tensor x, w, y, dy, dx, dw;
-  LinearGemms(std::int64_t tokens, std::int64_t in, std::int64_t out)
-      : x(filled({tokens, in}, 0.01f)),
-        w(filled({in, out}, 0.02f)),
-        y(filled({tokens, out}, 0.0f)),
-        dy(filled({tokens, out}, 0.01f)),
-        dx(filled({tokens, in}, 0.0f)),
-        dw(filled({in, out}, 0.0f)) {}
+  LinearGemms(std::int64_t tokens, std::int64_t in, std::int64_t out, Target t)
+      : x(filled({tokens, in}, 0.01f, t.device, t.dtype)),
+        w(filled({in, out}, 0.02f, t.device, t.dtype)),
+        y(filled({tokens, out}, 0.0f, t.device, t.dtype)),
+        dy(filled({tokens, out}, 0.01f, t.device, t.dtype)),
+        dx(filled({tokens, in}, 0.0f, t.device, t.dtype)),
+        dw(filled({in, out}, 0.0f, t.device)) {}
   void forward(const Ops& ops) const { ops.gemm(false, false, 1.0f, x, w, 0.0f, y); }
   void backward(const Ops& ops) const {
     ops.gemm(false, true, 1.0f, dy, w, 0.0f, dx);
@@ -163,12 +190,12 @@ struct LinearGemms {
 // The tied head: wte [V, h]; logits = x·wteᵀ, dX = dlogits·wte, dwte += dlogitsᵀ·x.
 struct LogitGemms {
   Tensor x, wte, logits, dx, dwte;
-  LogitGemms(std::int64_t tokens, std::int64_t hidden, std::int64_t vocab)
-      : x(filled({tokens, hidden}, 0.01f)),
-        wte(filled({vocab, hidden}, 0.02f)),
-        logits(filled({tokens, vocab}, 0.0f)),
-        dx(filled({tokens, hidden}, 0.0f)),
-        dwte(filled({vocab, hidden}, 0.0f)) {}
+  LogitGemms(std::int64_t tokens, std::int64_t hidden, std::int64_t vocab, Target t)
+      : x(filled({tokens, hidden}, 0.01f, t.device, t.dtype)),
+        wte(filled({vocab, hidden}, 0.02f, t.device, t.dtype)),
+        logits(filled({tokens, vocab}, 0.0f, t.device, t.dtype)),
+        dx(filled({tokens, hidden}, 0.0f, t.device, t.dtype)),
+        dwte(filled({vocab, hidden}, 0.0f, t.device)) {}
   void forward(const Ops& ops) const { ops.gemm(false, true, 1.0f, x, wte, 0.0f, logits); }
   // The backward reads the logits buffer as dlogits, as the model's head does.
   void backward(const Ops& ops) const {
@@ -183,23 +210,24 @@ struct BaselineMs {
 
 // Times the GEMMs of one step in model order (forward blocks then logits; backward the reverse),
 // with per-layer buffers so the weights and activations are as cold as in the model.
-BaselineMs measure_baseline(const GptConfig& c, std::int64_t batch, int passes) {
-  const Ops& ops = ops_for(Device::cpu());
+BaselineMs measure_baseline(const GptConfig& c, std::int64_t batch, int passes, Target t) {
+  const Device dev = t.device;
+  const Ops& ops = ops_for(dev);
   const std::int64_t n = batch * c.seq_len, h = c.hidden;
   std::vector<std::unique_ptr<LinearGemms>> linears;  // per layer: c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj
   for (std::int64_t l = 0; l < c.layers; ++l) {
-    linears.push_back(std::make_unique<LinearGemms>(n, h, 3 * h));
-    linears.push_back(std::make_unique<LinearGemms>(n, h, h));
-    linears.push_back(std::make_unique<LinearGemms>(n, h, 4 * h));
-    linears.push_back(std::make_unique<LinearGemms>(n, 4 * h, h));
+    linears.push_back(std::make_unique<LinearGemms>(n, h, 3 * h, t));
+    linears.push_back(std::make_unique<LinearGemms>(n, h, h, t));
+    linears.push_back(std::make_unique<LinearGemms>(n, h, 4 * h, t));
+    linears.push_back(std::make_unique<LinearGemms>(n, 4 * h, h, t));
   }
-  const LogitGemms logits(n, h, c.vocab);
+  const LogitGemms logits(n, h, c.vocab, t);
   // The attention core as the model runs it: qkv [B, S, 3, nh, hd], probabilities saved for backward.
-  const Tensor qkv = filled({batch, c.seq_len, 3, c.heads, c.head_dim()}, 0.01f);
-  const Tensor out = filled({batch, c.seq_len, c.heads, c.head_dim()}, 0.0f);
-  const Tensor dout = filled({batch, c.seq_len, c.heads, c.head_dim()}, 0.01f);
-  const Tensor dqkv = filled(qkv.shape(), 0.0f);
-  const Tensor probs = filled(ops.attention_saved_shape(batch, c.heads, c.seq_len), 0.0f);
+  const Tensor qkv = filled({batch, c.seq_len, 3, c.heads, c.head_dim()}, 0.01f, dev, t.dtype);
+  const Tensor out = filled({batch, c.seq_len, c.heads, c.head_dim()}, 0.0f, dev, t.dtype);
+  const Tensor dout = filled({batch, c.seq_len, c.heads, c.head_dim()}, 0.01f, dev, t.dtype);
+  const Tensor dqkv = filled(qkv.shape(), 0.0f, dev, t.dtype);
+  const Tensor probs = filled(ops.attention_saved_shape(batch, c.heads, c.seq_len), 0.0f, dev);
 
   // Warm-up: each distinct shape once (thread start-up, first touches are done by the fills).
   for (std::size_t i = 0; i < 4; ++i) {
@@ -213,18 +241,19 @@ BaselineMs measure_baseline(const GptConfig& c, std::int64_t batch, int passes) 
 
   BaselineMs best{1e300, 1e300, 1e300};
   for (int p = 0; p < passes; ++p) {
+    ops.synchronize();
     auto t0 = Clock::now();
     for (const auto& g : linears) g->forward(ops);
     logits.forward(ops);
-    best.gemm_fwd = std::min(best.gemm_fwd, seconds_since(t0) * 1e3);
+    best.gemm_fwd = std::min(best.gemm_fwd, seconds_since(t0, dev) * 1e3);
     t0 = Clock::now();
     logits.backward(ops);
     for (auto it = linears.rbegin(); it != linears.rend(); ++it) (*it)->backward(ops);
-    best.gemm_bwd = std::min(best.gemm_bwd, seconds_since(t0) * 1e3);
+    best.gemm_bwd = std::min(best.gemm_bwd, seconds_since(t0, dev) * 1e3);
     t0 = Clock::now();
     for (std::int64_t l = 0; l < c.layers; ++l) ops.attention_forward(qkv, c.heads, out, probs);
     for (std::int64_t l = 0; l < c.layers; ++l) ops.attention_backward(dout, qkv, out, probs, c.heads, dqkv);
-    best.attn = std::min(best.attn, seconds_since(t0) * 1e3);
+    best.attn = std::min(best.attn, seconds_since(t0, dev) * 1e3);
   }
   return best;
 }
@@ -237,12 +266,29 @@ struct Case {
   std::int64_t batch;
   int iterations;       // timed steps (one untimed warm-up step first)
   int baseline_passes;  // best-of for the GEMM-only baseline
+  bool gpu = false;     // GPU 0 in bf16 instead of the CPU in f32
 };
 
+// L24 h2048 nh16 S1024 V50304: 1.31e9 parameters (GPT-3 XL's shape with GPT-2's vocabulary).
+GptConfig gpt_1_3b() {
+  GptConfig c;
+  c.layers = 24;
+  c.hidden = 2048;
+  c.heads = 16;
+  c.seq_len = 1024;
+  c.vocab = 50304;
+  return c;
+}
+
 void BM_gpt_step(benchmark::State& state, const Case& k) {
-  const int threads = static_cast<int>(state.range(0));
+  if (k.gpu && !cuda_probe().available) {
+    state.SkipWithError(("no GPU: " + cuda_probe().reason).c_str());
+    return;
+  }
+  const Target target = k.gpu ? Target{Device::cuda(0), DType::kBF16} : Target{};
+  const int threads = k.gpu ? 1 : static_cast<int>(state.range(0));
   set_blas_threads(threads);
-  Trainer trainer(k.config, k.batch);
+  Trainer trainer(k.config, k.batch, target);
   trainer.step();  // warm-up: first-touch of activations and optimizer state, BLAS thread start
 
   PhaseSeconds sum;
@@ -254,7 +300,7 @@ void BM_gpt_step(benchmark::State& state, const Case& k) {
     sum.optimizer += t.optimizer;
   }
   // After the timed loop, so it is not in the rates.
-  const BaselineMs base = measure_baseline(k.config, k.batch, k.baseline_passes);
+  const BaselineMs base = measure_baseline(k.config, k.batch, k.baseline_passes, target);
 
   const double iters = static_cast<double>(state.iterations());
   const double step_ms = sum.total() / iters * 1e3, fwd_ms = sum.forward / iters * 1e3,
@@ -273,27 +319,32 @@ void BM_gpt_step(benchmark::State& state, const Case& k) {
   state.counters["fwd_vs_gemm"] = fwd_ms / base.gemm_fwd;
   state.counters["bwd_vs_gemm"] = bwd_ms / base.gemm_bwd;
   state.counters["vs_gemm_attn"] = step_ms / (gemm_ms + base.attn);
-  const double torch_ms = pytorch_ms(k.name, threads);
+  if (k.gpu) {
+    state.counters["mfu"] = k.config.flops_per_step(k.batch) / (step_ms * 1e-3) /
+                            gpu_peak_flops(target.device, target.dtype);
+    state.counters["params_M"] = static_cast<double>(k.config.parameter_count()) * 1e-6;
+  }
+  const double torch_ms = k.gpu ? 0.0 : pytorch_ms(k.name, threads);
   if (torch_ms > 0) {
     state.counters["pytorch_ms"] = torch_ms;
     state.counters["vs_pytorch"] = torch_ms / step_ms;  // = tokens/s over PyTorch's tokens/s
   }
-  state.SetLabel("B=" + std::to_string(k.batch) + (torch_ms > 0 ? "" : ", no PyTorch reference"));
+  state.SetLabel("B=" + std::to_string(k.batch) +
+                 (k.gpu ? ", cuda:0 bf16" : torch_ms > 0 ? "" : ", no PyTorch reference"));
 }
 
 void register_all() {
   static const std::vector<Case> cases = {
       {"mini", GptConfig::mini(), 8, 8, 3},
       {"small", GptConfig::small(), 1, 2, 1},
+      {"gpu_1.3b_bf16", gpt_1_3b(), 8, 5, 3, true},
   };
-  for (const Case& k : cases)
-    benchmark::RegisterBenchmark(("gpt_step/" + k.name).c_str(), [&k](benchmark::State& s) { BM_gpt_step(s, k); })
-        ->ArgName("threads")
-        ->Arg(1)
-        ->Arg(2)
-        ->Iterations(k.iterations)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
+  for (const Case& k : cases) {
+    auto* b = benchmark::RegisterBenchmark(("gpt_step/" + k.name).c_str(),
+                                           [&k](benchmark::State& s) { BM_gpt_step(s, k); });
+    if (!k.gpu) b->ArgName("threads")->Arg(1)->Arg(2);
+    b->Iterations(k.iterations)->UseRealTime()->Unit(benchmark::kMillisecond);
+  }
 }
 
 }  // namespace

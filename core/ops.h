@@ -56,6 +56,9 @@ class Ops {
   virtual void fill(const Tensor& x, float value) const = 0;              // x[:] = value (any dtype)
   virtual void copy(const Tensor& src, const Tensor& dst) const = 0;      // same shape/dtype; host<->device
   virtual void convert(const Tensor& src, const Tensor& dst) const = 0;   // dtype change, same numel
+  // Blocks the host until every op issued so far has finished (devices run ops asynchronously;
+  // the CPU table's ops are done when they return). Errors raised on the device surface here.
+  virtual void synchronize() const {}
 
   // ---- GEMM -----------------------------------------------------------------------------------
   // c[M, N] = alpha * op(a) · op(b) + beta * c.  a is [M, K] ([K, M] if trans_a), b is [K, N]

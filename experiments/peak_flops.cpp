@@ -4,8 +4,13 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/error.h"
 #include "core/ops.h"
 #include "core/tensor.h"
+
+#ifdef TRIDENT_HAVE_CUDA
+#include "core/cuda/cuda_device_peak.h"
+#endif
 
 namespace trident {
 
@@ -41,6 +46,15 @@ double measure_cpu_peak_flops(Communicator& world) {
   slot.data<float>()[0] = static_cast<float>(flops);
   world.all_reduce(slot, ReduceOp::kAvg);
   return static_cast<double>(slot.data<float>()[0]);
+}
+
+double gpu_peak_flops(Device device, DType dtype) {
+  TRIDENT_CHECK(device.is_cuda(), "gpu_peak_flops: ", device.str(), " is not a GPU");
+#ifdef TRIDENT_HAVE_CUDA
+  return cuda_peak_tflops(device.index, dtype) * 1e12;
+#else
+  TRIDENT_FAIL("gpu_peak_flops: this build has no CUDA backend; set peak_flops in the config");
+#endif
 }
 
 }  // namespace trident

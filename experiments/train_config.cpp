@@ -69,7 +69,7 @@ const std::vector<Section>& sections() {
       {"data", {IN(data, train), IN(data, val), IN(data, seed)}},
       {"",
        {TOP(steps), TOP(eval_interval), TOP(eval_batches), TOP(checkpoint_interval), TOP(resume), TOP(out_dir),
-        TOP(device), TOP(peak_flops), TOP(log_interval)}},
+        TOP(device), TOP(precision), TOP(comm), TOP(peak_flops), TOP(log_interval)}},
   };
   return all;
 }
@@ -510,6 +510,15 @@ void validate(const TrainConfig& c) {
   prefixed("layout.order", [&] { MeshLayout(l.dp, l.pp, l.tp, l.order); });
   prefixed("layout.recompute", [&] { (void)parse_recompute(l.recompute); });
   prefixed("device", [&] { (void)Device::parse(c.device); });
+  const bool on_gpu = Device::parse(c.device).is_cuda();
+  TRIDENT_CHECK(c.precision == "auto" || c.precision == "f32" || c.precision == "bf16", "precision is '", c.precision,
+                "': use auto (bf16 on cuda, f32 on cpu), f32 or bf16");
+  TRIDENT_CHECK(c.precision != "bf16" || on_gpu, "precision bf16 needs device cuda: the CPU op table computes in ",
+                "f32 (set precision to f32 or auto, or device to cuda)");
+  TRIDENT_CHECK(c.comm == "auto" || c.comm == "mpi" || c.comm == "nccl", "comm is '", c.comm,
+                "': use auto (nccl on cuda when every rank has its own GPU, else mpi), mpi or nccl");
+  TRIDENT_CHECK(c.comm != "nccl" || on_gpu, "comm nccl needs device cuda: NCCL moves GPU memory (set comm to mpi ",
+                "or auto, or device to cuda)");
   TRIDENT_CHECK(c.model.heads % l.tp == 0, "model.heads ", c.model.heads, " is not divisible by layout.tp ", l.tp,
                 ": each TP rank holds heads/tp whole attention heads; use a layout.tp among ",
                 divisors(c.model.heads), ", or change model.heads");

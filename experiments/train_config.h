@@ -59,7 +59,9 @@ struct TrainConfig {
   int checkpoint_interval = 0;      // save every N steps (and at the end when > 0); 0: never
   std::string resume;               // checkpoint directory to start from
   std::string out_dir = "runs/default";
-  std::string device = "cpu";
+  std::string device = "cpu";       // "cpu", or "cuda" (each rank its local rank's GPU) / "cuda:N"
+  std::string precision = "auto";  // auto (bf16 on cuda, f32 on cpu) | f32 | bf16 (compute; masters stay f32)
+  std::string comm = "auto";       // device communicator: auto (nccl on cuda with a GPU per rank) | mpi | nccl
   double peak_flops = 0.0;          // device peak FLOP/s per rank for MFU; 0: measure (CPU: GEMM probe)
   int log_interval = 1;             // progress line every N steps on rank 0
 

@@ -5,7 +5,9 @@
 #include <cmath>
 
 #include "core/allocator.h"
+#include "core/cuda_probe.h"
 #include "experiments/peak_flops.h"
+#include "parallel/comm_factory.h"
 #include "schedules/generators.h"
 #include "schedules/timeline.h"
 
@@ -35,17 +37,33 @@ Schedule make_training_schedule(const LayoutConfig& l) {
 }
 }  // namespace
 
+Device resolve_training_device(const std::string& device, Communicator& world) {
+  const Device d = Device::parse(device);
+  if (d.is_cpu() || device != "cuda") return d;
+  const CudaProbe& probe = cuda_probe();
+  TRIDENT_CHECK(probe.available, "device is cuda, but ", probe.reason, " (set device to \"cpu\")");
+  return Device::cuda(local_rank(world) % probe.device_count);
+}
+
+DType resolve_compute_dtype(const std::string& precision, Device device) {
+  if (precision == "auto") return device.is_cuda() ? DType::kBF16 : DType::kF32;
+  return parse_dtype(precision);
+}
+
 Trainer::Trainer(const TrainConfig& config, Communicator& world, const std::string& train_path,
                  const std::string& val_path)
     : config_(config),
       world_(world),
+      device_(resolve_training_device(config.device, world)),
+      compute_dtype_(resolve_compute_dtype(config.precision, device_)),
+      device_world_(make_device_world(world, device_, config.comm)),
       layout_(config.layout.dp, config.layout.pp, config.layout.tp, config.layout.order),
-      mesh_(world, layout_),
+      mesh_(*device_world_, layout_),
       schedule_(make_training_schedule(config.layout)) {
   const LayoutConfig& l = config_.layout;
   const TensorParallelOptions tp_options{l.sequence_parallel, parse_recompute(l.recompute)};
   stage_ = std::make_unique<GptPipelineStage>(config_.model, schedule_, mesh_.coord().pp, &mesh_.tp_group(),
-                                              tp_options, l.layers_per_stage, Device::parse(config_.device));
+                                              tp_options, l.layers_per_stage, device_, compute_dtype_);
   executor_ = std::make_unique<PipelineExecutor>(schedule_, &mesh_.pp_group());
   eval_executor_ = std::make_unique<PipelineExecutor>(forward_only(schedule_, std::max(1, config_.eval_batches)),
                                                       &mesh_.pp_group());
@@ -84,7 +102,9 @@ Trainer::Trainer(const TrainConfig& config, Communicator& world, const std::stri
   for (const TokenLoader* d : {&*train_, &*val_})
     TRIDENT_CHECK(d->max_token() < config_.model.vocab, d->file().path(), " holds token ", d->max_token(),
                   " but model.vocab is ", config_.model.vocab, ": raise model.vocab above ", d->max_token());
-  peak_flops_ = config_.peak_flops > 0 ? config_.peak_flops : measure_cpu_peak_flops(world_);
+  if (config_.peak_flops > 0) peak_flops_ = config_.peak_flops;
+  else if (device_.is_cuda()) peak_flops_ = gpu_peak_flops(device_, compute_dtype_);
+  else peak_flops_ = measure_cpu_peak_flops(world_);
 }
 
 Trainer::~Trainer() = default;
@@ -104,7 +124,7 @@ nlohmann::json Trainer::train_step() {
   const std::int64_t global = per_replica * l.dp;
   for (Communicator* c : {&mesh_.tp_group(), &mesh_.pp_group(), &mesh_.dp_group()}) c->reset_busy_seconds();
   if (mesh_.embedding_group()) mesh_.embedding_group()->reset_busy_seconds();
-  allocator_for(Device::cpu()).reset_peak();
+  allocator_for(device_).reset_peak();
   world_.barrier();  // steps start together, so step time and bubble are the pipeline's own
   const Clock::time_point t0 = Clock::now();
 
@@ -128,6 +148,7 @@ nlohmann::json Trainer::train_step() {
   const double lr = learning_rate(step_, config_.optimizer.warmup_steps, config_.steps, config_.optimizer.lr,
                                   config_.optimizer.min_lr);
   const OptimizerStepResult r = optimizer_->step(lr, std::isfinite(loss));
+  stage_->refresh_compute_copies();  // the bf16 copies the next step's GEMMs read
   const double step_time = world_max(world_, since(t0));
   ++step_;
   samples_consumed_ += global;
@@ -156,7 +177,7 @@ nlohmann::json Trainer::train_step() {
                    {"pp", world_max(world_, mesh_.pp_group().busy_seconds())},
                    {"dp", world_max(world_, mesh_.dp_group().busy_seconds())},
                    {"embedding", world_max(world_, emb)}};
-  const double peak = static_cast<double>(allocator_for(Device::cpu()).stats().peak_bytes);
+  const double peak = static_cast<double>(allocator_for(device_).stats().peak_bytes);
   rec["peak_mem_bytes"] = {{"min", -world_max(world_, -peak)}, {"max", world_max(world_, peak)}};
   return rec;
 }

@@ -28,6 +28,12 @@
 
 namespace trident {
 
+// The device a rank trains on: "cpu", "cuda:N" as written, or "cuda" = the GPU of this rank's
+// node-local rank (wrapping around when ranks outnumber GPUs, which then share them).
+Device resolve_training_device(const std::string& device, Communicator& world);
+// precision "auto" → bf16 on a GPU, f32 on the host; otherwise as written.
+DType resolve_compute_dtype(const std::string& precision, Device device);
+
 class Trainer {
  public:
   // Collective over `world` (whose size must be config.world_size()). `train_path`/`val_path` are
@@ -49,6 +55,8 @@ class Trainer {
   std::int64_t step() const { return step_; }
   const TrainConfig& config() const { return config_; }
   const DeviceMesh& mesh() const { return mesh_; }
+  Device device() const { return device_; }
+  DType compute_dtype() const { return compute_dtype_; }
   GptPipelineStage& stage() { return *stage_; }
   DataParallel& data_parallel() { return *dp_; }
   // Trace events of the last training step on this rank (pid = world rank, times in µs from the
@@ -59,7 +67,12 @@ class Trainer {
   void on_grad_accumulated(Parameter& p);
 
   TrainConfig config_;
-  Communicator& world_;
+  Communicator& world_;   // host communicator (MPI): metrics, config, checkpoints' bookkeeping
+  Device device_;         // where the model lives: cpu, or this rank's GPU
+  DType compute_dtype_;   // activations and GEMM weights (bf16 on GPUs by default); masters f32
+  // The world the mesh is split from: NCCL on GPUs (one GPU per rank), else MPI (device tensors
+  // staged through host memory when ranks share a GPU).
+  std::unique_ptr<Communicator> device_world_;
   MeshLayout layout_;
   DeviceMesh mesh_;
   Schedule schedule_;

@@ -91,6 +91,7 @@ void Trainer::load_checkpoint(const std::string& dir) {
   step_ = m.at("step").get<std::int64_t>();
   samples_consumed_ = m.at("samples_consumed").get<std::int64_t>();
   optimizer_->set_steps_taken(m.at("optimizer_steps").get<std::int64_t>());
+  stage_->refresh_compute_copies();
 }
 
 }  // namespace trident

@@ -17,7 +17,7 @@ Tensor ColumnParallelLinear::forward(const Tensor& x, Saved& s) const {
   const Ops& ops = ops_for(x.device());
   s.x = tp_.enter_region(x.as_2d());
   Tensor y = Tensor::empty({s.x.dim(0), out_local()}, x.dtype(), x.device());
-  ops.gemm(false, false, 1.0f, s.x, weight.value, 0.0f, y);
+  ops.gemm(false, false, 1.0f, s.x, weight.for_compute(), 0.0f, y);
   ops.bias_add(y, bias.value);
   return y;
 }
@@ -25,7 +25,7 @@ Tensor ColumnParallelLinear::forward(const Tensor& x, Saved& s) const {
 Tensor ColumnParallelLinear::backward_input(const Tensor& dy, Saved& s) const {
   const Tensor dy2 = dy.as_2d();
   Tensor dx = Tensor::empty(s.x.shape(), dy.dtype(), dy.device());
-  ops_for(dy.device()).gemm(false, true, 1.0f, dy2, weight.value, 0.0f, dx);
+  ops_for(dy.device()).gemm(false, true, 1.0f, dy2, weight.for_compute(), 0.0f, dx);
   s.dy = dy2;
   return tp_.enter_region_backward(dx);
 }

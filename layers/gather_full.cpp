@@ -3,12 +3,13 @@
 namespace trident {
 
 Tensor gather_full(const Parameter& p, const Tensor& local, const TensorParallel& tp) {
-  const Tensor host = local.to(Device::cpu());
-  if (p.replicated() || tp.size() == 1) return host.clone().view(p.full_shape());
-  // Every TP rank's shard of a split parameter has the same number of elements.
-  const std::int64_t n = host.numel();
-  Tensor all = Tensor::empty({tp.size() * n});
-  tp.group()->all_gather(host.view({n}), all);
+  if (p.replicated() || tp.size() == 1) return local.to(Device::cpu()).clone().view(p.full_shape());
+  // Every TP rank's shard of a split parameter has the same number of elements. Gathered where the
+  // shards live (a GPU communicator moves device memory), then brought to the host once.
+  const std::int64_t n = local.numel();
+  Tensor gathered = Tensor::empty({tp.size() * n}, local.dtype(), local.device());
+  tp.group()->all_gather(local.view({n}), gathered);
+  const Tensor all = gathered.to(Device::cpu());
   Tensor full = Tensor::empty(p.full_shape());
   for (int r = 0; r < tp.size(); ++r) {
     const ShardSpec spec = p.spec(tp.size(), r);

@@ -134,6 +134,18 @@ ParameterList GptModel::parameters() {
   return out;
 }
 
+void GptModel::set_compute_dtype(DType dtype) {
+  TRIDENT_CHECK(dtype == DType::kF32 || dtype == DType::kBF16, "compute dtype ", dtype_name(dtype),
+                " is not supported: use f32 or bf16");
+  compute_dtype_ = dtype;
+  for (Parameter* p : parameters())
+    if (p->value.ndim() == 2 && p->name() != "wpe.weight") p->set_compute_dtype(dtype);
+}
+
+void GptModel::refresh_compute_copies() {
+  for (Parameter* p : parameters()) p->refresh_compute_copy();
+}
+
 Parameter* GptModel::find(const std::string& name) {
   for (Parameter* p : parameters())
     if (p->name() == name) return p;

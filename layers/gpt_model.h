@@ -67,6 +67,13 @@ class GptModel {
   void set_grad_accumulated_hook(std::function<void(Parameter&)> hook) { grad_hook_ = std::move(hook); }
   Parameter* find(const std::string& name);
   void zero_grads();
+  // Mixed precision: the GEMM weights (wte and every linear's weight; not biases, LayerNorms or
+  // the position table, which ops read in f32) get copies in `dtype`, and activations follow that
+  // dtype from the embedding on. f32 (the default) computes in the masters themselves.
+  void set_compute_dtype(DType dtype);
+  DType compute_dtype() const { return compute_dtype_; }
+  // After the masters changed (optimizer step, checkpoint load): re-round the compute copies.
+  void refresh_compute_copies();
   // Gradients that are partial sums over TP (sequence parallelism) are all-reduced over TP. Call
   // once after the last backward of a step.
   void reduce_tp_partial_grads();
@@ -95,6 +102,7 @@ class GptModel {
   std::optional<VocabParallelHead> head_;
   std::map<int, std::unique_ptr<MicroBatch>> stash_;
   std::function<void(Parameter&)> grad_hook_;
+  DType compute_dtype_ = DType::kF32;
 };
 
 }  // namespace trident

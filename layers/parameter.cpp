@@ -19,6 +19,19 @@ Parameter::Parameter(std::string name, Shape full_shape, TpSplit split, Init ini
   grad = Tensor::zeros(spec_.local_shape(), DType::kF32, device);
 }
 
+void Parameter::set_compute_dtype(DType dtype) {
+  if (dtype == value.dtype()) {
+    compute_ = Tensor();
+    return;
+  }
+  compute_ = Tensor::empty(value.shape(), dtype, value.device());
+  refresh_compute_copy();
+}
+
+void Parameter::refresh_compute_copy() {
+  if (compute_.defined()) ops_for(value.device()).convert(value, compute_);
+}
+
 Shape Parameter::export_shape() const {
   Shape s = full_shape_;
   s[0] = valid_rows_;
@@ -39,15 +52,16 @@ ShardSpec Parameter::spec(int tp, int rank) const {
 void Parameter::initialize(std::uint64_t seed) {
   if (init_.kind == Init::Kind::kConstant) {
     init_constant(value, init_.value);
-    return;
+    return refresh_compute_copy();
   }
   init_normal(value, spec_, seed, name_, 0.0f, init_.value);
-  if (valid_rows_ == full_shape_[0]) return;
+  if (valid_rows_ == full_shape_[0]) return refresh_compute_copy();
   // Zero the padding rows this shard holds (only dim-0 padding exists: the vocabulary).
   TRIDENT_CHECK(split_.dim <= 0, "parameter ", name_, ": padding rows need a dim-0 split or none");
   const std::int64_t row0 = spec_.ranges(0).front().begin, rows = value.dim(0);
   const std::int64_t first_pad = std::max<std::int64_t>(0, std::min(rows, valid_rows_ - row0));
   if (first_pad < rows) ops_for(value.device()).fill(value.slice0(first_pad, rows), 0.0f);
+  refresh_compute_copy();
 }
 
 }  // namespace trident

@@ -55,10 +55,20 @@ class Parameter {
   // splits the tokens): the gradient is all-reduced over TP before it is used.
   bool grad_is_tp_partial = false;
 
-  Tensor value;  // local shard, spec().local_shape()
-  Tensor grad;   // same shape; accumulated by backward, zeroed by the optimizer step
+  Tensor value;  // local shard, spec().local_shape(); the f32 master
+  Tensor grad;   // same shape, f32; accumulated by backward, zeroed by the optimizer step
+
+  // Mixed precision: GEMMs read a copy of the master rounded to the compute dtype (bf16 on GPUs),
+  // so activations and weights meet in one dtype while the optimizer updates f32. The copy is made
+  // here and re-rounded by refresh_compute_copy() after every change of `value` (initialisation,
+  // optimizer step, checkpoint load). A compute dtype equal to value's drops the copy.
+  void set_compute_dtype(DType dtype);
+  void refresh_compute_copy();
+  // What a GEMM reads: the compute copy when there is one, else the master itself.
+  const Tensor& for_compute() const { return compute_.defined() ? compute_ : value; }
 
  private:
+  Tensor compute_;
   std::string name_;
   Shape full_shape_;
   TpSplit split_;

@@ -17,7 +17,7 @@ Tensor RowParallelLinear::forward(const Tensor& x, Saved& s) const {
   const Ops& ops = ops_for(x.device());
   s.x = x.as_2d();
   Tensor partial = Tensor::empty({s.x.dim(0), weight.value.dim(1)}, x.dtype(), x.device());
-  ops.gemm(false, false, 1.0f, s.x, weight.value, 0.0f, partial);
+  ops.gemm(false, false, 1.0f, s.x, weight.for_compute(), 0.0f, partial);
   Tensor y = tp_.leave_region(partial);
   ops.bias_add(y, bias.value);
   return y;
@@ -27,7 +27,7 @@ Tensor RowParallelLinear::backward_input(const Tensor& dy, Saved& s) const {
   s.dy_local = dy.as_2d();
   s.dy = tp_.leave_region_backward(s.dy_local);
   Tensor dx = Tensor::empty(s.x.shape(), dy.dtype(), dy.device());
-  ops_for(dy.device()).gemm(false, true, 1.0f, s.dy, weight.value, 0.0f, dx);
+  ops_for(dy.device()).gemm(false, true, 1.0f, s.dy, weight.for_compute(), 0.0f, dx);
   return dx;
 }
 

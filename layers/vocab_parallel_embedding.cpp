@@ -26,7 +26,9 @@ Tensor VocabParallelEmbedding::forward(const Tensor& ids, Saved& s) const {
                 ids.shape().str(), " ", dtype_name(ids.dtype()), " should be i32 [micro_batch, ", seq_len_, "]");
   s.ids = ids;
   const std::int64_t batch = ids.dim(0), h = wte.value.dim(1);
-  Tensor partial = Tensor::empty({batch * seq_len_, h}, DType::kF32, wte.value.device());
+  // Activations start here, in the compute dtype (the dtype wte's GEMM copy has: bf16 under mixed
+  // precision); the lookup reads the f32 master rows.
+  Tensor partial = Tensor::empty({batch * seq_len_, h}, wte.for_compute().dtype(), wte.value.device());
   ops.embedding_forward(ids.view({batch * seq_len_}), wte.value, vocab_begin(), partial);
   if (tp_.rank() == 0) ops.bias_add(partial.view({batch, seq_len_ * h}), wpe.value.view({seq_len_ * h}));
   return tp_.leave_region(partial);

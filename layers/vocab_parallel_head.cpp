@@ -23,8 +23,10 @@ double VocabParallelHead::forward(const Tensor& x, const Tensor& targets, float 
                 " ", dtype_name(targets.dtype()), " should be i32 with one id per token (", tokens, ")");
   s.targets = targets.view({tokens});
   const VocabShard shard = vocab_shard();
-  s.logits = Tensor::empty({tokens, wte_.value.dim(0)}, DType::kF32, x.device());
-  ops.gemm(false, true, 1.0f, s.x, wte_.value, 0.0f, s.logits);
+  // Logits in the activation dtype (bf16 under mixed precision; the GEMM accumulates in f32); the
+  // cross-entropy statistics below are f32 whatever the logits are.
+  s.logits = Tensor::empty({tokens, wte_.value.dim(0)}, s.x.dtype(), x.device());
+  ops.gemm(false, true, 1.0f, s.x, wte_.for_compute(), 0.0f, s.logits);
   s.row_max = Tensor::empty({tokens}, DType::kF32, x.device());
   ops.cross_entropy_row_max(s.logits, shard, s.row_max);
   tp_.all_reduce(s.row_max, ReduceOp::kMax);
@@ -44,11 +46,11 @@ double VocabParallelHead::forward(const Tensor& x, const Tensor& targets, float 
 Tensor VocabParallelHead::backward_input(Saved& s) const {
   const Ops& ops = ops_for(s.x.device());
   const VocabShard shard = vocab_shard();
-  Tensor dlogits = Tensor::empty(s.logits.shape(), DType::kF32, s.x.device());
+  Tensor dlogits = Tensor::empty(s.logits.shape(), s.logits.dtype(), s.x.device());
   ops.cross_entropy_backward(s.logits, s.targets, shard, s.row_max, s.sum_exp, s.dloss, dlogits);
   s.logits = dlogits;  // the logits are no longer needed; keep only their gradient for W
-  Tensor dx = Tensor::empty(s.x.shape(), DType::kF32, s.x.device());
-  ops.gemm(false, false, 1.0f, dlogits, wte_.value, 0.0f, dx);
+  Tensor dx = Tensor::empty(s.x.shape(), s.x.dtype(), s.x.device());
+  ops.gemm(false, false, 1.0f, dlogits, wte_.for_compute(), 0.0f, dx);
   return tp_.enter_region_backward(dx);
 }
 

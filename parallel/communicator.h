@@ -82,9 +82,16 @@ class Communicator {
   virtual void broadcast(const Tensor& x, int root) = 0;
 
   // Point-to-point, non-blocking. Sends and receives between a pair match in posting order per
-  // tag; the pipeline executor relies on that.
+  // tag (MPI). NCCL has no tags: there they match in posting order per (peer, direction), so a
+  // caller posts receives from a peer in the order that peer sends; the pipeline executor does.
   virtual Request send(const Tensor& x, int peer, int tag = 0) = 0;
   virtual Request recv(const Tensor& x, int peer, int tag = 0) = 0;
+
+  // Collective over this group: prepares point-to-point between ring neighbours (rank ± 1 mod
+  // size), the peers a pipeline talks to. A backend whose P2P would otherwise queue every transfer
+  // behind the previous one (NCCL: one communicator, one order) opens an independent channel per
+  // neighbour and direction here, so a receive posted early never blocks a send. MPI needs none.
+  virtual void connect_ring_neighbors() {}
 
   virtual void barrier() = 0;
 

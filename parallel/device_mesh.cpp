@@ -40,6 +40,9 @@ DeviceMesh::DeviceMesh(Communicator& world, const MeshLayout& layout) : world_(w
   TRIDENT_CHECK((embedding_ ? embedding_->size() : 0) == static_cast<int>(embedding.size()),
                 "the embedding group of rank ", world.rank(), " came out with ", embedding_ ? embedding_->size() : 0,
                 " ranks instead of ", embedding.size(), " (", layout_.str(), ")");
+
+  // The pipeline sends only to its ring neighbours; NCCL gives each an independent channel.
+  group(MeshAxis::kPipeline).connect_ring_neighbors();
 }
 
 Communicator& DeviceMesh::group(MeshAxis axis) const { return *groups_[index(axis)]; }

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <tuple>
 
 #include "core/error.h"
+#include "core/nvtx.h"
 #include "schedules/lowering.h"
 #include "schedules/validator.h"
 
@@ -38,6 +40,21 @@ struct PostedRecv {
   Tensor buffer;
   Request request;
 };
+
+// The hand-offs each peer sends to `rank`, in that peer's sending order (see post_through below).
+std::map<int, std::deque<Handoff>> incoming_in_send_order(const Schedule& s, int rank) {
+  std::map<int, std::deque<Handoff>> incoming;
+  for (int peer = 0; peer < s.pp; ++peer) {
+    if (peer == rank) continue;
+    for (const Action& a : s.ranks[static_cast<std::size_t>(peer)]) {
+      if (a.type == ActionType::kSendF && s.rank_of(a.chunk + 1) == rank)
+        incoming[peer].push_back({true, a.mb, a.chunk + 1});
+      else if (a.type == ActionType::kSendB && s.rank_of(a.chunk - 1) == rank)
+        incoming[peer].push_back({false, a.mb, a.chunk - 1});
+    }
+  }
+  return incoming;
+}
 }  // namespace
 
 ExecutionStats PipelineExecutor::run(StageRunner& stage) {
@@ -52,17 +69,36 @@ ExecutionStats PipelineExecutor::run(StageRunner& stage) {
   std::vector<std::pair<Tensor, Request>> sends;  // kept alive until the step ends
   std::size_t scan = 0;                     // next position to look for receives to post
   int stash = 0;
+  // Receives from a peer are posted in the order the peer sends (not in this rank's order of use):
+  // backends without tags (NCCL) match point-to-point by posting order per peer and direction.
+  // Under MPI's tags the order is irrelevant, so both backends run the same code.
+  std::map<int, std::deque<Handoff>> incoming = incoming_in_send_order(schedule_, rank_);
 
+  auto post_one = [&](const Handoff& k) {
+    const auto [fwd, mb, chunk] = k;
+    const int peer_chunk = fwd ? chunk - 1 : chunk + 1;
+    Tensor buf = Tensor::empty(stage.boundary_shape(fwd ? chunk : chunk + 1), stage.boundary_dtype(),
+                               stage.boundary_device());
+    Request req = group_->recv(buf, schedule_.rank_of(peer_chunk), tag(fwd, mb, fwd ? chunk - 1 : chunk));
+    posted.emplace(k, PostedRecv{std::move(buf), std::move(req)});
+  };
+  // Posts every receive the peer sends before `k`, then `k`.
+  auto post_through = [&](const Handoff& k) {
+    const int peer = schedule_.rank_of(std::get<0>(k) ? std::get<2>(k) - 1 : std::get<2>(k) + 1);
+    std::deque<Handoff>& queue = incoming[peer];
+    while (!posted.count(k)) {
+      TRIDENT_CHECK(!queue.empty(), "executor: rank ", rank_, " expects a transfer from rank ", peer,
+                    " that rank ", peer, " never sends (schedule '", schedule_.name, "')");
+      post_one(queue.front());
+      queue.pop_front();
+    }
+  };
   auto post_receives = [&](std::size_t from) {
     scan = std::max(scan, from);
     while (scan < actions.size() && static_cast<int>(posted.size()) < options_.prefetch_receives) {
       const Action& a = actions[scan++];
       if (!a.is_recv()) continue;
-      const bool fwd = a.type == ActionType::kRecvF;
-      const int peer_chunk = fwd ? a.chunk - 1 : a.chunk + 1;
-      Tensor buf = Tensor::empty(stage.boundary_shape(fwd ? a.chunk : a.chunk + 1));
-      Request req = group_->recv(buf, schedule_.rank_of(peer_chunk), tag(fwd, a.mb, fwd ? a.chunk - 1 : a.chunk));
-      posted.emplace(Handoff{fwd, a.mb, a.chunk}, PostedRecv{std::move(buf), std::move(req)});
+      post_through(Handoff{a.type == ActionType::kRecvF, a.mb, a.chunk});
     }
   };
   auto take = [](std::map<Handoff, Tensor>& m, const Handoff& k) {
@@ -78,14 +114,18 @@ ExecutionStats PipelineExecutor::run(StageRunner& stage) {
     const Action& a = actions[pos];
     if (group_ && schedule_.pp > 1) post_receives(pos);
     const Clock::time_point start = Clock::now();
+    const NvtxRange range(a.str(), a.is_compute() ? NvtxColor::kCompute : NvtxColor::kCommunication);
     switch (a.type) {
       case ActionType::kRecvF:
       case ActionType::kRecvB: {
         const Handoff k{a.type == ActionType::kRecvF, a.mb, a.chunk};
-        if (!posted.count(k)) post_receives(pos);  // prefetch window was full: post it now
+        if (!posted.count(k)) post_through(k);  // prefetch window was full: post it now
         auto it = posted.find(k);
         TRIDENT_CHECK(it != posted.end(), "executor: receive ", a.str(), " was not posted");
         it->second.request.wait();
+        // On a device the wait only orders the compute stream after the transfer; waiting for the
+        // device here keeps the time blocked on the peer in recv_wait_s, not in the next action.
+        stage.synchronize();
         ready[k] = std::move(it->second.buffer);
         posted.erase(it);
         stats.recv_wait_s += seconds(start, Clock::now());
@@ -130,6 +170,9 @@ ExecutionStats PipelineExecutor::run(StageRunner& stage) {
         --stash;
         break;
     }
+    // A device computes asynchronously: wait for the action's kernels so its recorded time is
+    // device time (this costs one launch latency per action, small against an action's work).
+    if (a.is_compute()) stage.synchronize();
     const Clock::time_point end = Clock::now();
     if (a.is_compute()) stats.compute_s += seconds(start, end);
     stats.peak_stash = std::max(stats.peak_stash, stash);

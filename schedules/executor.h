@@ -1,8 +1,9 @@
 // The one executor: runs this rank's action list of any validated schedule.
 //
 // Point-to-point traffic goes over the pp communicator, non-blocking. Each transfer's tag names
-// its (micro-batch, chunk boundary, direction), so a send can only match its own receive whatever
-// the posting order. Receives are posted ahead (up to `prefetch_receives` not yet consumed) so a
+// its (micro-batch, chunk boundary, direction), so under MPI a send can only match its own
+// receive; receives from a peer are also posted in that peer's sending order, which is how NCCL
+// (no tags) matches them. Receives are posted ahead (up to `prefetch_receives` not yet consumed) so a
 // transfer lands while the rank computes; sends are waited for only when the step ends. With
 // tp > 1, every TP rank of a stage runs the same list and talks to the same TP rank of the
 // neighbouring stage. Activations are released as soon as their backward (or W) has run, by the

@@ -25,8 +25,14 @@ std::vector<std::int64_t> split_layers(std::int64_t layers, int chunks, const st
 
 GptPipelineStage::GptPipelineStage(const GptConfig& config, const Schedule& schedule, int pp_rank,
                                    Communicator* tp_group, TensorParallelOptions options,
-                                   const std::vector<std::int64_t>& layers_per_chunk, Device device)
-    : config_(config), schedule_(schedule), rank_(pp_rank), chunks_(schedule.chunks_of(pp_rank)) {
+                                   const std::vector<std::int64_t>& layers_per_chunk, Device device,
+                                   DType compute_dtype)
+    : config_(config),
+      schedule_(schedule),
+      rank_(pp_rank),
+      device_(device),
+      compute_dtype_(compute_dtype),
+      chunks_(schedule.chunks_of(pp_rank)) {
   const int total = schedule.num_chunks();
   const auto counts = split_layers(config.layers, total, layers_per_chunk);
   std::int64_t first = 0;
@@ -34,7 +40,9 @@ GptPipelineStage::GptPipelineStage(const GptConfig& config, const Schedule& sche
     const std::int64_t n = counts[static_cast<std::size_t>(c)];
     if (schedule.rank_of(c) == pp_rank) {
       const StageLayout layout{first, n, c == 0, c == total - 1};
-      models_.emplace(c, std::make_unique<GptModel>(config, layout, tp_group, options, device));
+      auto model = std::make_unique<GptModel>(config, layout, tp_group, options, device);
+      model->set_compute_dtype(compute_dtype);
+      models_.emplace(c, std::move(model));
     }
     first += n;
   }
@@ -45,8 +53,8 @@ void GptPipelineStage::set_batch(const Tensor& ids, const Tensor& targets, int m
   TRIDENT_CHECK(ids.ndim() == 2 && ids.dim(0) % micro_batches_ == 0 && targets.shape() == ids.shape(), "a step's batch ",
                 ids.shape().str(), " must be [micro_batches x micro_batch_size, seq_len] with micro_batches=",
                 micro_batches_, ", and targets of the same shape");
-  ids_ = ids;
-  targets_ = targets;
+  ids_ = ids.to(device_);
+  targets_ = targets.to(device_);
   micro_batch_size_ = ids.dim(0) / micro_batches_;
   losses_.clear();
 }
@@ -92,6 +100,10 @@ ParameterList GptPipelineStage::parameters() {
 
 void GptPipelineStage::zero_grads() {
   for (auto& [c, m] : models_) m->zero_grads();
+}
+
+void GptPipelineStage::refresh_compute_copies() {
+  for (auto& [c, m] : models_) m->refresh_compute_copies();
 }
 
 void GptPipelineStage::finish_grads(Communicator* embedding_group) {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/ops.h"
 #include "layers/gpt_model.h"
 #include "schedules/schedule.h"
 #include "schedules/stage_runner.h"
@@ -27,20 +28,26 @@ class GptPipelineStage final : public StageRunner {
  public:
   GptPipelineStage(const GptConfig& config, const Schedule& schedule, int pp_rank, Communicator* tp_group,
                    TensorParallelOptions options, const std::vector<std::int64_t>& layers_per_chunk = {},
-                   Device device = Device::cpu());
+                   Device device = Device::cpu(), DType compute_dtype = DType::kF32);
 
-  // The step's batch: ids and targets [m·b, S] i32; micro-batch i is rows [i·b, (i+1)·b), with
-  // m the schedule's micro-batches unless given (evaluation runs its own count).
+  // The step's batch: ids and targets [m·b, S] i32 (on the host or the stage's device; copied to
+  // the device once per step); micro-batch i is rows [i·b, (i+1)·b), with m the schedule's
+  // micro-batches unless given (evaluation runs its own count).
   void set_batch(const Tensor& ids, const Tensor& targets, int micro_batches = 0);
 
   Shape boundary_shape(int chunk) const override;
+  Device boundary_device() const override { return device_; }
+  DType boundary_dtype() const override { return compute_dtype_; }
   Tensor forward(int mb, int chunk, const Tensor& input) override;
   Tensor backward_input(int mb, int chunk, const Tensor& grad_output) override;
   void backward_weight(int mb, int chunk) override;
+  void synchronize() override { ops_for(device_).synchronize(); }
 
   // Every parameter of every chunk on this rank (each tensor once).
   ParameterList parameters();
   void zero_grads();
+  // After the optimizer changed the f32 masters: re-round every chunk's compute (bf16) copies.
+  void refresh_compute_copies();
   // After the step's last backward: TP-partial gradients reduced over TP, and the tied wte copies
   // summed (`embedding_group`: the mesh's, null on ranks holding neither end).
   void finish_grads(Communicator* embedding_group);
@@ -66,6 +73,8 @@ class GptPipelineStage final : public StageRunner {
   GptConfig config_;
   Schedule schedule_;
   int rank_;
+  Device device_;
+  DType compute_dtype_;
   std::vector<int> chunks_;
   std::map<int, std::unique_ptr<GptModel>> models_;  // global chunk -> model
   Tensor ids_, targets_;

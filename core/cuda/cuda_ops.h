@@ -32,6 +32,7 @@ class CudaOps final : public Ops {
   void fill(const Tensor& x, float value) const override;
   void copy(const Tensor& src, const Tensor& dst) const override;
   void convert(const Tensor& src, const Tensor& dst) const override;
+  void synchronize() const override { stream_synchronize(stream()); }
 
   void gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b, float beta,
             const Tensor& c) const override;

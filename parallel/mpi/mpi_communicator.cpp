@@ -13,6 +13,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/nvtx.h"
+#include "parallel/comm_checks.h"
+#include "parallel/mpi/host_staging.h"
+
 namespace trident {
 
 // ---- runtime ------------------------------------------------------------------------------------
@@ -76,7 +80,7 @@ struct CommInfo {
   std::chrono::milliseconds timeout{};
   std::shared_ptr<std::atomic<double>> busy;  // the communicator's blocked-time counter
 
-  std::string str() const { return detail::concat("communicator '", name, "' (rank ", rank, " of ", size, ")"); }
+  std::string str() const { return comm::where(name, rank, size); }
 };
 
 CommInfo info_of(const Communicator& c) { return {c.name(), c.rank(), c.size(), c.timeout(), c.busy_counter()}; }
@@ -85,31 +89,19 @@ void check_mpi(int rc, const char* call, const CommInfo& comm) {
   TRIDENT_CHECK(rc == MPI_SUCCESS, call, " failed on ", comm.str(), ": ", mpi_error_string(rc));
 }
 
-// What an operation is, for error messages: "all_reduce of 1024 f32", "recv of 8 bf16 from rank 1 (tag 3)".
-struct OpDesc {
-  const char* op = "";
-  std::int64_t count = 0;
-  DType dtype = DType::kF32;
-  const char* peer_word = nullptr;  // "to", "from", "from root"
-  int peer = -1;
-  int tag = -1;
+using comm::OpDesc;
 
-  std::string str() const {
-    std::string s = op;
-    if (std::string_view(op) != "barrier") s += detail::concat(" of ", count, " ", dtype_name(dtype));  // no payload
-    if (peer_word) s += detail::concat(" ", peer_word, " rank ", peer);
-    if (tag >= 0) s += detail::concat(" (tag ", tag, ")");
-    return s;
-  }
-};
-
-void check_host_tensor(const Tensor& t, const char* what, const OpDesc& op, const CommInfo& comm) {
-  TRIDENT_CHECK(t.defined(), op.op, " on ", comm.str(), ": ", what, " is an undefined tensor");
-  TRIDENT_CHECK(t.device().is_cpu(), op.op, " on ", comm.str(), ": ", what, " is on ", t.device().str(),
-                " but the MPI backend moves host tensors only; copy it with .to(Device::cpu()) or use the NCCL "
-                "backend");
+// Host tensors go to MPI as they are; CUDA tensors are staged through pinned host buffers
+// (parallel/mpi/host_staging.h), the slow fallback when NCCL is not used.
+void check_mpi_tensor(const Tensor& t, const char* what, const OpDesc& op, const CommInfo& comm) {
+  comm::check_defined(t, what, op, comm.str());
   TRIDENT_CHECK(t.numel() <= INT_MAX, op.op, " on ", comm.str(), ": ", what, " has ", t.numel(),
                 " elements, more than MPI's int count allows; split it into chunks");
+}
+
+// The NVTX range of an MPI operation: "dp all_reduce 6.0 MiB".
+NvtxRange comm_range(const std::string& group, const OpDesc& op, std::size_t bytes) {
+  return NvtxRange(comm::range_name(group, op, bytes), NvtxColor::kCommunication);
 }
 
 // Element type for moving bytes: bf16 travels as opaque 2-byte words.
@@ -122,24 +114,46 @@ MPI_Datatype transfer_type(DType t) {
   return MPI_BYTE;
 }
 
-// Element type for reductions: MPI has no bf16 arithmetic, and kAvg needs a division.
+// Element type for reductions (kAvg is a sum divided at completion, in f32 only).
 MPI_Datatype reduction_type(DType t, ReduceOp op, const OpDesc& desc, const CommInfo& comm) {
-  TRIDENT_CHECK(t != DType::kBF16, "MPI backend reduces f32/i32 only: ", desc.str(), " on ", comm.str(),
-                " cannot be reduced; reduce an f32 copy (ops.convert) or use the NCCL backend for bf16");
-  TRIDENT_CHECK(!(t == DType::kI32 && op == ReduceOp::kAvg), desc.str(), " on ", comm.str(),
-                ": kAvg is not defined for i32 (it would truncate); use kSum and divide, or reduce f32");
+  TRIDENT_CHECK(t != DType::kBF16 || op != ReduceOp::kAvg, "MPI backend averages f32 only: ", desc.str(), " on ",
+                comm.str(), " cannot be averaged; sum it (kSum) and scale, or average an f32 copy");
+  comm::check_reduce_op(t, op, desc, comm.str());
   return transfer_type(t);
 }
 
-MPI_Op mpi_op(ReduceOp op) { return op == ReduceOp::kMax ? MPI_MAX : MPI_SUM; }
+// MPI has no bf16 arithmetic: user-defined reductions widen each pair to f32, combine, and round
+// back to nearest even, as NCCL does at each step of its bf16 reductions. (TP all-reduces of bf16
+// activations go through here when ranks share a GPU over the MPI backend.)
+template <bool kMaxOp>
+void bf16_reduce(void* in, void* inout, int* len, MPI_Datatype*) {
+  const auto* a = static_cast<const bf16*>(in);
+  auto* b = static_cast<bf16*>(inout);
+  for (int i = 0; i < *len; ++i) {
+    const float x = from_bf16(a[i]), y = from_bf16(b[i]);
+    b[i] = to_bf16(kMaxOp ? std::max(x, y) : x + y);
+  }
+}
+
+MPI_Op mpi_op(ReduceOp op, DType t) {
+  if (t == DType::kBF16) {
+    // Created once, after MPI_Init (the first bf16 reduction); commutative, so MPI may reorder.
+    static const MPI_Op sum = [] {
+      MPI_Op o;
+      MPI_Op_create(&bf16_reduce<false>, 1, &o);
+      return o;
+    }();
+    static const MPI_Op max = [] {
+      MPI_Op o;
+      MPI_Op_create(&bf16_reduce<true>, 1, &o);
+      return o;
+    }();
+    return op == ReduceOp::kMax ? max : sum;
+  }
+  return op == ReduceOp::kMax ? MPI_MAX : MPI_SUM;
+}
 
 int count_of(const Tensor& t) { return static_cast<int>(t.numel()); }
-
-bool overlap(const Tensor& a, const Tensor& b) {
-  const char* pa = static_cast<const char*>(a.raw());
-  const char* pb = static_cast<const char*>(b.raw());
-  return a.nbytes() > 0 && b.nbytes() > 0 && pa < pb + b.nbytes() && pb < pa + a.nbytes();
-}
 
 // Buffers of requests given up on (timeout, exception) whose transfer may still land: kept for the
 // life of the process so MPI never writes into freed memory. Only failing runs get here.
@@ -152,17 +166,30 @@ void keep_forever(std::vector<Tensor> buffers) {
 
 enum class Kind { kCollective, kSend, kRecv };
 
-// One MPI request and everything it needs until completion: its buffers, and for kAvg the scale
-// that turns the sum into the mean.
+// One MPI request and everything it needs until completion: its tensors, the host buffers MPI
+// works on (the tensors themselves, or pinned copies of CUDA tensors), and for kAvg the f32 buffer
+// whose sum becomes the mean.
 class MpiRequest final : public Request::Impl {
  public:
-  MpiRequest(Kind kind, CommInfo comm, OpDesc desc, std::vector<Tensor> buffers, const Tensor* average = nullptr)
-      : kind_(kind), comm_(std::move(comm)), desc_(desc), buffers_(std::move(buffers)) {
-    if (average && comm_.size > 1) average_ = *average;
-  }
+  MpiRequest(Kind kind, CommInfo comm, OpDesc desc, std::vector<Tensor> buffers)
+      : kind_(kind), comm_(std::move(comm)), desc_(desc), buffers_(std::move(buffers)) {}
   ~MpiRequest() override { abandon(); }
 
   MPI_Request* handle() { return &request_; }
+
+  // Stages `t` for this request and returns the host memory MPI is to use; copied back into `t`
+  // at completion when `write_back`.
+  void* stage(const Tensor& t, bool fill, bool write_back) {
+    staged_.emplace_back(t, fill, write_back);
+    return staged_.back().data();
+  }
+  // kAvg: `data` (n f32, host memory MPI writes) is divided by the group size at completion.
+  void average(void* data, std::int64_t n) {
+    if (comm_.size > 1) {
+      average_ = static_cast<float*>(data);
+      average_count_ = n;
+    }
+  }
 
   bool test() override {
     if (done_) return true;
@@ -209,11 +236,11 @@ class MpiRequest final : public Request::Impl {
       TRIDENT_CHECK(received == desc_.count, desc_.str(), " on ", comm_.str(), " got ", received,
                     " elements: the sender's tensor has a different size");
     }
-    if (average_.defined()) {
-      float* p = average_.data<float>();
+    if (average_) {
       const float inv = 1.0f / static_cast<float>(comm_.size);
-      for (std::int64_t i = 0, n = average_.numel(); i < n; ++i) p[i] *= inv;
+      for (std::int64_t i = 0; i < average_count_; ++i) average_[i] *= inv;
     }
+    for (StagedTensor& s : staged_) s.copy_back();  // device tensors get the result (compute stream)
   }
 
   std::string timeout_message() const {
@@ -240,6 +267,7 @@ class MpiRequest final : public Request::Impl {
       if (flag) return;
     }
     if (kind_ != Kind::kCollective) MPI_Request_free(&request_);
+    for (StagedTensor& s : staged_) s.abandon();
     try {
       keep_forever(std::move(buffers_));
     } catch (...) {
@@ -251,7 +279,9 @@ class MpiRequest final : public Request::Impl {
   CommInfo comm_;
   OpDesc desc_;
   std::vector<Tensor> buffers_;
-  Tensor average_;
+  std::vector<StagedTensor> staged_;
+  float* average_ = nullptr;
+  std::int64_t average_count_ = 0;
   MPI_Request request_ = MPI_REQUEST_NULL;
   bool done_ = false;
 };
@@ -285,63 +315,70 @@ MpiCommunicator::~MpiCommunicator() {
   if (comm_ != MPI_COMM_NULL && !mpi_finalized()) MPI_Comm_free(&comm_);
 }
 
-void MpiCommunicator::all_reduce(const Tensor& x, ReduceOp op) { all_reduce_async(x, op).wait(); }
+void MpiCommunicator::all_reduce(const Tensor& x, ReduceOp op) {
+  const NvtxRange range = comm_range(name_, OpDesc{"all_reduce"}, x.defined() ? x.nbytes() : 0);
+  issue_all_reduce(x, op).wait();
+}
 
 Request MpiCommunicator::all_reduce_async(const Tensor& x, ReduceOp op) {
+  const NvtxRange range = comm_range(name_, OpDesc{"all_reduce"}, x.defined() ? x.nbytes() : 0);
+  return issue_all_reduce(x, op);
+}
+
+Request MpiCommunicator::issue_all_reduce(const Tensor& x, ReduceOp op) {
   const CommInfo comm = info_of(*this);
   const OpDesc desc{"all_reduce", x.defined() ? x.numel() : 0, x.dtype()};
-  check_host_tensor(x, "the tensor", desc, comm);
+  check_mpi_tensor(x, "the tensor", desc, comm);
   const MPI_Datatype type = reduction_type(x.dtype(), op, desc, comm);
-  auto request =
-      std::make_unique<MpiRequest>(Kind::kCollective, comm, desc, std::vector<Tensor>{x},
-                                   op == ReduceOp::kAvg ? &x : nullptr);
-  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, x.raw(), count_of(x), type, mpi_op(op), comm_, request->handle()),
+  auto request = std::make_unique<MpiRequest>(Kind::kCollective, comm, desc, std::vector<Tensor>{x});
+  void* data = request->stage(x, /*fill=*/true, /*write_back=*/true);
+  if (op == ReduceOp::kAvg) request->average(data, x.numel());
+  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, count_of(x), type, mpi_op(op, x.dtype()), comm_, request->handle()),
             "MPI_Iallreduce", comm);
   return Request(std::move(request));
 }
 
 void MpiCommunicator::all_gather(const Tensor& in, const Tensor& out) {
+  const NvtxRange range = comm_range(name_, OpDesc{"all_gather"}, out.defined() ? out.nbytes() : 0);
   const CommInfo comm = info_of(*this);
   const OpDesc desc{"all_gather", in.defined() ? in.numel() : 0, in.dtype()};
-  check_host_tensor(in, "in", desc, comm);
-  check_host_tensor(out, "out", desc, comm);
-  TRIDENT_CHECK(in.dtype() == out.dtype(), desc.str(), " on ", comm.str(), ": out is ", dtype_name(out.dtype()),
-                " but in is ", dtype_name(in.dtype()));
-  TRIDENT_CHECK(out.numel() == size_ * in.numel(), desc.str(), " on ", comm.str(), ": out has ", out.numel(),
-                " elements but needs size*in = ", size_, "*", in.numel(), " = ", size_ * in.numel(),
-                " (out's dim 0 is size x in's dim 0); in is ", in.shape().str(), ", out is ", out.shape().str());
-  // `in` may be this rank's own slot of `out` (gathering in place); any other overlap is a bug.
-  const bool in_place = in.numel() > 0 && in.raw() == static_cast<char*>(out.raw()) + rank_ * in.nbytes();
-  TRIDENT_CHECK(in_place || !overlap(in, out), desc.str(), " on ", comm.str(),
-                ": in overlaps out other than as this rank's slot of out");
+  check_mpi_tensor(in, "in", desc, comm);
+  check_mpi_tensor(out, "out", desc, comm);
+  const bool in_place = comm::check_all_gather(in, out, rank_, size_, desc, comm.str());
   const MPI_Datatype type = transfer_type(in.dtype());
   MpiRequest request(Kind::kCollective, comm, desc, {in, out});
-  check_mpi(MPI_Iallgather(in_place ? MPI_IN_PLACE : in.raw(), count_of(in), type, out.raw(), count_of(in), type,
-                           comm_, request.handle()),
+  // A staged `out` is a separate host buffer, so MPI gathers into it from a staged `in` (never in
+  // place); host tensors gather in place when `in` is this rank's slot of `out`.
+  void* out_data = request.stage(out, /*fill=*/false, /*write_back=*/true);
+  const bool host_in_place = in_place && !out.device().is_cuda();
+  const void* in_data = host_in_place ? MPI_IN_PLACE : request.stage(in, /*fill=*/true, /*write_back=*/false);
+  check_mpi(MPI_Iallgather(in_data, count_of(in), type, out_data, count_of(in), type, comm_, request.handle()),
             "MPI_Iallgather", comm);
   request.wait();
 }
 
 void MpiCommunicator::reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) {
-  reduce_scatter_async(in, out, op).wait();
+  const NvtxRange range = comm_range(name_, OpDesc{"reduce_scatter"}, in.defined() ? in.nbytes() : 0);
+  issue_reduce_scatter(in, out, op).wait();
 }
 
 Request MpiCommunicator::reduce_scatter_async(const Tensor& in, const Tensor& out, ReduceOp op) {
+  const NvtxRange range = comm_range(name_, OpDesc{"reduce_scatter"}, in.defined() ? in.nbytes() : 0);
+  return issue_reduce_scatter(in, out, op);
+}
+
+Request MpiCommunicator::issue_reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) {
   const CommInfo comm = info_of(*this);
   const OpDesc desc{"reduce_scatter", in.defined() ? in.numel() : 0, in.dtype()};
-  check_host_tensor(in, "in", desc, comm);
-  check_host_tensor(out, "out", desc, comm);
-  TRIDENT_CHECK(in.dtype() == out.dtype(), desc.str(), " on ", comm.str(), ": out is ", dtype_name(out.dtype()),
-                " but in is ", dtype_name(in.dtype()));
-  TRIDENT_CHECK(in.numel() == size_ * out.numel(), desc.str(), " on ", comm.str(), ": in has ", in.numel(),
-                " elements but needs size*out = ", size_, "*", out.numel(), " = ", size_ * out.numel(),
-                " (in's dim 0 is size x out's dim 0); in is ", in.shape().str(), ", out is ", out.shape().str());
-  TRIDENT_CHECK(!overlap(in, out), desc.str(), " on ", comm.str(), ": in and out overlap; use separate buffers");
+  check_mpi_tensor(in, "in", desc, comm);
+  check_mpi_tensor(out, "out", desc, comm);
+  comm::check_reduce_scatter(in, out, size_, desc, comm.str());
   const MPI_Datatype type = reduction_type(in.dtype(), op, desc, comm);
-  auto request = std::make_unique<MpiRequest>(Kind::kCollective, comm, desc, std::vector<Tensor>{in, out},
-                                              op == ReduceOp::kAvg ? &out : nullptr);
-  check_mpi(MPI_Ireduce_scatter_block(in.raw(), out.raw(), count_of(out), type, mpi_op(op), comm_,
-                                      request->handle()),
+  auto request = std::make_unique<MpiRequest>(Kind::kCollective, comm, desc, std::vector<Tensor>{in, out});
+  const void* in_data = request->stage(in, /*fill=*/true, /*write_back=*/false);
+  void* out_data = request->stage(out, /*fill=*/false, /*write_back=*/true);
+  if (op == ReduceOp::kAvg) request->average(out_data, out.numel());
+  check_mpi(MPI_Ireduce_scatter_block(in_data, out_data, count_of(out), type, mpi_op(op, in.dtype()), comm_, request->handle()),
             "MPI_Ireduce_scatter_block", comm);
   return Request(std::move(request));
 }
@@ -349,10 +386,13 @@ Request MpiCommunicator::reduce_scatter_async(const Tensor& in, const Tensor& ou
 void MpiCommunicator::broadcast(const Tensor& x, int root) {
   const CommInfo comm = info_of(*this);
   const OpDesc desc{"broadcast", x.defined() ? x.numel() : 0, x.dtype(), "from root", root};
-  check_host_tensor(x, "the tensor", desc, comm);
-  TRIDENT_CHECK(0 <= root && root < size_, desc.str(), " on ", comm.str(), ": root must be in [0, ", size_, ")");
+  const NvtxRange range = comm_range(name_, desc, x.defined() ? x.nbytes() : 0);
+  check_mpi_tensor(x, "the tensor", desc, comm);
+  comm::check_root(root, size_, desc, comm.str());
   MpiRequest request(Kind::kCollective, comm, desc, {x});
-  check_mpi(MPI_Ibcast(x.raw(), count_of(x), transfer_type(x.dtype()), root, comm_, request.handle()), "MPI_Ibcast",
+  // The root's data goes out; everyone else's comes back in.
+  void* data = request.stage(x, /*fill=*/rank_ == root, /*write_back=*/rank_ != root);
+  check_mpi(MPI_Ibcast(data, count_of(x), transfer_type(x.dtype()), root, comm_, request.handle()), "MPI_Ibcast",
             comm);
   request.wait();
 }
@@ -360,8 +400,7 @@ void MpiCommunicator::broadcast(const Tensor& x, int root) {
 namespace {
 
 void check_peer_and_tag(int peer, int tag, int size, const OpDesc& desc, const CommInfo& comm) {
-  TRIDENT_CHECK(0 <= peer && peer < size, desc.str(), " on ", comm.str(), ": the peer must be a rank in [0, ", size,
-                ")");
+  comm::check_peer(peer, size, desc, comm.str());
   int* tag_ub = nullptr;
   int found = 0;
   MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &tag_ub, &found);
@@ -375,26 +414,31 @@ void check_peer_and_tag(int peer, int tag, int size, const OpDesc& desc, const C
 Request MpiCommunicator::send(const Tensor& x, int peer, int tag) {
   const CommInfo comm = info_of(*this);
   const OpDesc desc{"send", x.defined() ? x.numel() : 0, x.dtype(), "to", peer, tag};
-  check_host_tensor(x, "the tensor", desc, comm);
+  const NvtxRange range = comm_range(name_, desc, x.defined() ? x.nbytes() : 0);
+  check_mpi_tensor(x, "the tensor", desc, comm);
   check_peer_and_tag(peer, tag, size_, desc, comm);
   auto request = std::make_unique<MpiRequest>(Kind::kSend, comm, desc, std::vector<Tensor>{x});
-  check_mpi(MPI_Isend(x.raw(), count_of(x), transfer_type(x.dtype()), peer, tag, comm_, request->handle()),
-            "MPI_Isend", comm);
+  const void* data = request->stage(x, /*fill=*/true, /*write_back=*/false);
+  check_mpi(MPI_Isend(data, count_of(x), transfer_type(x.dtype()), peer, tag, comm_, request->handle()), "MPI_Isend",
+            comm);
   return Request(std::move(request));
 }
 
 Request MpiCommunicator::recv(const Tensor& x, int peer, int tag) {
   const CommInfo comm = info_of(*this);
   const OpDesc desc{"recv", x.defined() ? x.numel() : 0, x.dtype(), "from", peer, tag};
-  check_host_tensor(x, "the tensor", desc, comm);
+  const NvtxRange range = comm_range(name_, desc, x.defined() ? x.nbytes() : 0);
+  check_mpi_tensor(x, "the tensor", desc, comm);
   check_peer_and_tag(peer, tag, size_, desc, comm);
   auto request = std::make_unique<MpiRequest>(Kind::kRecv, comm, desc, std::vector<Tensor>{x});
-  check_mpi(MPI_Irecv(x.raw(), count_of(x), transfer_type(x.dtype()), peer, tag, comm_, request->handle()),
-            "MPI_Irecv", comm);
+  void* data = request->stage(x, /*fill=*/false, /*write_back=*/true);
+  check_mpi(MPI_Irecv(data, count_of(x), transfer_type(x.dtype()), peer, tag, comm_, request->handle()), "MPI_Irecv",
+            comm);
   return Request(std::move(request));
 }
 
 void MpiCommunicator::barrier() {
+  const NvtxRange range = comm_range(name_, OpDesc{"barrier"}, 0);
   const CommInfo comm = info_of(*this);
   MpiRequest request(Kind::kCollective, comm, OpDesc{"barrier"}, {});
   check_mpi(MPI_Ibarrier(comm_, request.handle()), "MPI_Ibarrier", comm);

@@ -1,6 +1,6 @@
 // Helpers shared by the GPU tests. Every GPU test starts with TRIDENT_REQUIRE_GPU(), which
 // reports the test as *skipped* with the probe's reason ("no usable CUDA device: CUDA driver
-// version is insufficient…", or "CPU-only build") when no GPU can be used; CTest shows those as
+// version is insufficient…", or "this build has no CUDA backend …") when no GPU can be used; CTest shows those as
 // skipped (SKIP_REGULAR_EXPRESSION in tests/CMakeLists.txt), never as passed.
 //
 // Op tests run the same inputs through the CPU table (f32) and the GPU table (f32 or bf16) and
@@ -12,30 +12,36 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 
 #include "core/cuda_probe.h"
 #include "core/ops.h"
 #include "core/tensor.h"
+#include "tests/cpu_ops_test_util.h"
 
 namespace trident::gpu_test {
 
-inline std::string gpu_unavailable_reason() {
-  const CudaProbe& p = cuda_probe();
-  if (!p.built_with_cuda) return "CPU-only build (configure with -DTRIDENT_CUDA=ON on a machine with CUDA)";
-  return p.reason;
-}
+// Bad-operand tests check messages as the CPU op tests do, and build i32 id tensors the same way.
+using testing_util::expect_error;
+using testing_util::ids_tensor;
 
-#define TRIDENT_REQUIRE_GPU()                                                                   \
-  do {                                                                                          \
-    if (!::trident::cuda_probe().available)                                                     \
-      GTEST_SKIP() << "GPU test skipped: " << ::trident::gpu_test::gpu_unavailable_reason(); \
+#define TRIDENT_REQUIRE_GPU()                                                                  \
+  do {                                                                                         \
+    if (!::trident::cuda_probe().available)                                                    \
+      GTEST_SKIP() << "GPU test skipped: " << ::trident::cuda_probe().reason;                  \
   } while (0)
 
 inline Device gpu() { return Device::cuda(0); }
 inline const Ops& cpu_ops() { return ops_for(Device::cpu()); }
 inline const Ops& gpu_ops() { return ops_for(gpu()); }
+
+// The activation dtypes every float op is tested in.
+inline constexpr DType kFloatDtypes[] = {DType::kF32, DType::kBF16};
+
+inline Tensor gpu_empty(const Shape& shape, DType dtype = DType::kF32) { return Tensor::empty(shape, dtype, gpu()); }
+inline Tensor gpu_zeros(const Shape& shape, DType dtype = DType::kF32) { return Tensor::zeros(shape, dtype, gpu()); }
 
 // Uniform values in [lo, hi) on the host, f32; rounded through bf16 when `bf16_exact` so that the
 // CPU reference and a bf16 GPU input hold exactly the same numbers.
@@ -58,6 +64,17 @@ inline Tensor to_gpu(const Tensor& host_f32, DType dtype) {
   Tensor h = Tensor::empty(host_f32.shape(), dtype);
   cpu_ops().convert(host_f32, h);
   return h.to(gpu());
+}
+
+// host_f32 on the GPU as `dtype`, in a view whose first element sits one element past a 16-byte
+// boundary ([1, 1 + n) of a larger buffer), so every vectorised kernel path falls back to single
+// elements.
+inline Tensor misaligned_gpu(const Tensor& host_f32, DType dtype) {
+  const std::int64_t n = host_f32.numel();
+  Tensor padded = Tensor::empty({n + 1}, DType::kF32);
+  padded.data<float>()[0] = 0.0f;
+  std::memcpy(padded.data<float>() + 1, host_f32.data<float>(), static_cast<std::size_t>(n) * sizeof(float));
+  return to_gpu(padded, dtype).slice0(1, n + 1).view(host_f32.shape());
 }
 
 // A GPU tensor back on the host as f32 (whatever its dtype).
