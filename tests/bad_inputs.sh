@@ -64,6 +64,13 @@ expect_failure "truncated data file" "truncated" "${small[@]}" --set "data.train
   --set "data.val=$work/truncated.bin"
 expect_failure "corrupt checkpoint" "CRC-32" "${small[@]}" --set "resume=$work/corrupt_ckpt"
 expect_failure "not a checkpoint" "no trainer.json" "${small[@]}" --set "resume=$work"
+expect_failure "bf16 on the CPU" "precision bf16 needs device cuda" "${small[@]}" --set precision=bf16
+expect_failure "NCCL on the CPU" "comm nccl needs device cuda" "${small[@]}" --set comm=nccl
+expect_failure "unknown precision" "precision is 'fp8'" "${small[@]}" --set precision=fp8
+# Asking for a GPU where there is none (or in a CPU-only build) is a clear error, not a crash.
+if "$trident" info 2>&1 | grep -Eq "GPUs +none|CUDA backend +not built"; then
+  expect_failure "cuda without a GPU" "device is cuda, but" "${small[@]}" --set device=cuda
+fi
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures bad-input case(s) failed"
