@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/benchmark_main.h"
 #include "core/cpu/blas_threads.h"
 #include "core/ops.h"
 #include "core/tensor.h"
@@ -248,18 +249,4 @@ void register_all() {
 }  // namespace
 }  // namespace trident
 
-int main(int argc, char** argv) {
-  // Default to 0.2 s per benchmark (whole run well under a minute); --benchmark_min_time overrides.
-  std::vector<char*> args(argv, argv + argc);
-  static char default_min_time[] = "--benchmark_min_time=0.2";
-  const bool has_min_time = std::any_of(
-      args.begin(), args.end(), [](const char* a) { return std::string(a).rfind("--benchmark_min_time", 0) == 0; });
-  if (!has_min_time) args.insert(args.begin() + 1, default_min_time);
-  int n = static_cast<int>(args.size());
-  benchmark::Initialize(&n, args.data());
-  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
-  trident::register_all();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return trident::bench::run_benchmarks(argc, argv, trident::register_all); }

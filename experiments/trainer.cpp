@@ -6,6 +6,7 @@
 
 #include "core/allocator.h"
 #include "core/cuda_probe.h"
+#include "core/nvtx.h"
 #include "experiments/peak_flops.h"
 #include "parallel/comm_factory.h"
 #include "schedules/generators.h"
@@ -139,7 +140,10 @@ nlohmann::json Trainer::train_step() {
   stage_->sync_tied_embedding(mesh_.embedding_group());
   for (Parameter* p : stage_->wte_copies()) dp_->grad_final(index_.at(p));
   const Clock::time_point reduce_start = Clock::now();
-  dp_->finish_grad_reduce();
+  {
+    const NvtxRange range("dp finish_grad_reduce", NvtxColor::kOptimizer);
+    dp_->finish_grad_reduce();
+  }
   const double reduce_wait = since(reduce_start);
 
   // The step's loss: each replica's last stage holds it; TP rank 0 of it reports.
@@ -147,8 +151,12 @@ nlohmann::json Trainer::train_step() {
   const double loss = world_sum(world_, mine) / l.dp;
   const double lr = learning_rate(step_, config_.optimizer.warmup_steps, config_.steps, config_.optimizer.lr,
                                   config_.optimizer.min_lr);
-  const OptimizerStepResult r = optimizer_->step(lr, std::isfinite(loss));
-  stage_->refresh_compute_copies();  // the bf16 copies the next step's GEMMs read
+  OptimizerStepResult r;
+  {
+    const NvtxRange range("optimizer step", NvtxColor::kOptimizer);
+    r = optimizer_->step(lr, std::isfinite(loss));
+    stage_->refresh_compute_copies();  // the bf16 copies the next step's GEMMs read
+  }
   const double step_time = world_max(world_, since(t0));
   ++step_;
   samples_consumed_ += global;

@@ -9,43 +9,31 @@
 #include "core/cpu/cpu_math.h"
 #include "core/cpu/cpu_ops.h"
 #include "core/cpu/parallel_for.h"
+#include "core/cross_entropy_checks.h"
 
 namespace trident {
 
 namespace {
 
-struct CeDims {
-  std::int64_t n, vl;
-};
+using CeDims = CrossEntropyDims;
 
-// logits [.., Vl] against a shard that fits both the tensor and the vocabulary; returns N and Vl.
+// logits [.., Vl] f32 against a shard that fits both the tensor and the vocabulary; returns N and Vl.
 CeDims check_logits(const char* op, const Tensor& logits, const VocabShard& shard) {
   cpu::check_f32(op, "logits", logits);
-  const std::int64_t vl = cpu::last_dim(op, "logits", logits);
-  TRIDENT_CHECK(shard.vocab >= 1, op, ": shard.vocab is ", shard.vocab, ", the vocabulary needs at least one id");
-  // valid == 0 is legal: with heavy TP padding a rank's shard can be all padding.
-  TRIDENT_CHECK(shard.valid >= 0 && shard.valid <= vl, op, ": shard.valid ", shard.valid, " must be in [0, ", vl,
-                "] (logits ", logits.shape().str(), ")");
-  TRIDENT_CHECK(shard.begin >= 0 && shard.begin + shard.valid <= shard.vocab, op, ": shard [", shard.begin, ", ",
-                shard.begin + shard.valid, ") does not lie inside the vocabulary [0, ", shard.vocab, ")");
-  std::int64_t n = 1;  // the leading dims, not numel / Vl, so an empty shard [N, 0] still has N rows
-  for (int i = 0; i + 1 < logits.ndim(); ++i) n *= logits.dim(i);
-  return {n, vl};
+  return check_vocab_shard(op, logits, shard);
 }
 
 // A per-row f32 tensor (row_max, sum_exp, ...) with one value per row of logits.
 void check_rows(const char* op, const char* name, const Tensor& t, std::int64_t n) {
   cpu::check_f32(op, name, t);
-  TRIDENT_CHECK(t.numel() == n, op, ": ", name, " ", t.shape().str(), " should hold one value per row (", n,
-                " rows)");
+  check_one_per_row(op, name, t, n);
 }
 
 // targets i32 with one id per row; every id must be in [0, vocab) whichever rank holds it, so a bad
 // target fails on all ranks alike instead of silently contributing nothing.
 const std::int32_t* check_targets(const char* op, const Tensor& targets, std::int64_t n, std::int64_t vocab) {
   cpu::check_i32(op, "targets", targets);
-  TRIDENT_CHECK(targets.numel() == n, op, ": targets ", targets.shape().str(), " should hold one id per row (", n,
-                " rows)");
+  check_one_target_per_row(op, targets, n);
   const std::int32_t* tg = targets.data<std::int32_t>();
   for (std::int64_t r = 0; r < n; ++r)
     TRIDENT_CHECK(tg[r] >= 0 && tg[r] < vocab, op, ": target ", tg[r], " of row ", r,

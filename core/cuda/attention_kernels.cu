@@ -3,67 +3,48 @@
 // kernels use one thread per element. Both loop grid-stride, so any size fits one launch.
 #include "core/cuda/attention_kernels.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/kernel_utils.cuh"
 
 namespace trident::cuda_kernels {
 
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kWarpsPerBlock = kThreads / 32;
-constexpr std::int64_t kMaxBlocks = 1 << 16;
+constexpr int kWarpsPerBlock = kThreads / kWarpSize;
 
-int row_blocks(std::int64_t rows) {
-  return static_cast<int>(std::min<std::int64_t>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock, kMaxBlocks));
-}
-
-int element_blocks(std::int64_t n) {
-  return static_cast<int>(std::min<std::int64_t>((n + kThreads - 1) / kThreads, kMaxBlocks));
-}
-
-__device__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
-__device__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
+// Blocks for the row kernels (one warp per row) and the elementwise kernels (one thread per element).
+int row_blocks(std::int64_t rows) { return grid_stride_blocks(rows, kWarpsPerBlock); }
+int element_blocks(std::int64_t n) { return grid_stride_blocks(n, kThreads); }
 
 // First row of this warp and the distance to its next row; the row loop is warp-uniform, so every
 // lane reaches every shuffle.
-__device__ std::int64_t first_row() {
-  return static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
-}
+__device__ std::int64_t first_row() { return warp_row<kWarpsPerBlock>(); }
 __device__ std::int64_t row_step() { return static_cast<std::int64_t>(gridDim.x) * kWarpsPerBlock; }
 
 __global__ void causal_softmax_forward_kernel(float* p, float* lse, std::int64_t rows, std::int64_t s) {
-  const int lane = threadIdx.x % 32;
+  const int lane = lane_index();
   for (std::int64_t r = first_row(); r < rows; r += row_step()) {
     float* row = p + r * s;
     const std::int64_t len = r % s + 1;  // keys 0..i of query i
     float m = -INFINITY;
-    for (std::int64_t j = lane; j < len; j += 32) m = fmaxf(m, row[j]);
-    m = warp_max(m);
+    for (std::int64_t j = lane; j < len; j += kWarpSize) m = fmaxf(m, row[j]);
+    m = warp_reduce(m, MaxOp());
     float sum = 0.0f;
-    for (std::int64_t j = lane; j < len; j += 32) sum += expf(row[j] - m);
+    for (std::int64_t j = lane; j < len; j += kWarpSize) sum += expf(row[j] - m);
     sum = warp_sum(sum);
     const float inv = 1.0f / sum;
     // Each element is read and rewritten by the same lane.
-    for (std::int64_t j = lane; j < s; j += 32) row[j] = j < len ? expf(row[j] - m) * inv : 0.0f;
+    for (std::int64_t j = lane; j < s; j += kWarpSize) row[j] = j < len ? expf(row[j] - m) * inv : 0.0f;
     if (lane == 0) lse[r] = m + logf(sum);
   }
 }
 
 __global__ void causal_probs_from_lse_kernel(float* p, const float* lse, std::int64_t rows, std::int64_t s) {
   const std::int64_t total = rows * s;
-  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t idx = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
-       idx += step) {
+  for (std::int64_t idx = grid_thread_index(); idx < total; idx += grid_threads()) {
     const std::int64_t r = idx / s;
     const std::int64_t j = idx % s;
     p[idx] = j <= r % s ? expf(p[idx] - lse[r]) : 0.0f;
@@ -74,13 +55,13 @@ __global__ void causal_probs_from_lse_kernel(float* p, const float* lse, std::in
 // contiguous segment of dout and of out.
 __global__ void attention_row_dots_kernel(const float* dout, const float* out, float* d, std::int64_t batch,
                                           std::int64_t seq, std::int64_t heads, std::int64_t head_dim) {
-  const int lane = threadIdx.x % 32;
+  const int lane = lane_index();
   const std::int64_t segments = batch * seq * heads;
   for (std::int64_t t = first_row(); t < segments; t += row_step()) {
     const float* g = dout + t * head_dim;
     const float* o = out + t * head_dim;
     float acc = 0.0f;
-    for (std::int64_t e = lane; e < head_dim; e += 32) acc += g[e] * o[e];
+    for (std::int64_t e = lane; e < head_dim; e += kWarpSize) acc += g[e] * o[e];
     acc = warp_sum(acc);
     if (lane == 0) {
       const std::int64_t h = t % heads;
@@ -93,9 +74,7 @@ __global__ void attention_row_dots_kernel(const float* dout, const float* out, f
 
 __global__ void softmax_backward_kernel(float* ds, const float* p, const float* d, std::int64_t rows, std::int64_t s) {
   const std::int64_t total = rows * s;
-  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t idx = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
-       idx += step)
+  for (std::int64_t idx = grid_thread_index(); idx < total; idx += grid_threads())
     ds[idx] = p[idx] * (ds[idx] - d[idx / s]);
 }
 

@@ -26,6 +26,7 @@
 #include "core/cuda/cross_entropy_kernels.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_op_util.h"
+#include "core/cross_entropy_checks.h"
 #include "core/error.h"
 
 namespace trident {
@@ -71,16 +72,7 @@ struct CeDims {
 // vocabulary; returns N, Vl and the real column count.
 CeDims check_logits(const char* op, int device, const Tensor& logits, const VocabShard& shard) {
   cuda_check_float_operand(op, "logits", logits, device);
-  TRIDENT_CHECK(logits.ndim() >= 1, op, ": logits must have at least one dim, got a scalar");
-  const std::int64_t vl = logits.dim(-1);
-  TRIDENT_CHECK(shard.vocab >= 1, op, ": shard.vocab is ", shard.vocab, ", the vocabulary needs at least one id");
-  // valid == 0 is legal: with heavy TP padding a rank's shard can be all padding.
-  TRIDENT_CHECK(shard.valid >= 0 && shard.valid <= vl, op, ": shard.valid ", shard.valid, " must be in [0, ", vl,
-                "] (logits ", logits.shape().str(), ")");
-  TRIDENT_CHECK(shard.begin >= 0 && shard.begin + shard.valid <= shard.vocab, op, ": shard [", shard.begin, ", ",
-                shard.begin + shard.valid, ") does not lie inside the vocabulary [0, ", shard.vocab, ")");
-  std::int64_t n = 1;  // the leading dims, not numel / Vl, so an empty shard [N, 0] still has N rows
-  for (int i = 0; i + 1 < logits.ndim(); ++i) n *= logits.dim(i);
+  const auto [n, vl] = check_vocab_shard(op, logits, shard);
   // One block per row (gridDim.x < 2^31), and rows must fit the 32-bit row field of a bad-target word.
   TRIDENT_CHECK(vl <= INT_MAX && n <= INT_MAX, op, ": logits ", logits.shape().str(),
                 " has too many rows or columns for one kernel launch (at most ", INT_MAX, " each); split the batch");
@@ -91,15 +83,13 @@ CeDims check_logits(const char* op, int device, const Tensor& logits, const Voca
 void check_rows(const char* op, int device, const char* name, const Tensor& t, std::int64_t n) {
   cuda_check_on_device(op, name, t, device);
   cuda_check_dtype(op, name, t, DType::kF32);
-  TRIDENT_CHECK(t.numel() == n, op, ": ", name, " ", t.shape().str(), " should hold one value per row (", n,
-                " rows)");
+  check_one_per_row(op, name, t, n);
 }
 
 void check_targets(const char* op, int device, const Tensor& targets, std::int64_t n) {
   cuda_check_on_device(op, "targets", targets, device);
   cuda_check_dtype(op, "targets", targets, DType::kI32);
-  TRIDENT_CHECK(targets.numel() == n, op, ": targets ", targets.shape().str(), " should hold one id per row (", n,
-                " rows)");
+  check_one_target_per_row(op, targets, n);
 }
 
 }  // namespace

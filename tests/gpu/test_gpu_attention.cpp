@@ -26,7 +26,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +35,7 @@ namespace trident {
 namespace {
 
 using gpu_test::cpu_ops;
+using gpu_test::expect_error;
 using gpu_test::gpu;
 using gpu_test::gpu_ops;
 using gpu_test::random_host;
@@ -180,15 +180,6 @@ TEST(GpuAttention, RepeatedRunsAreBitIdentical) {
   const GpuResult b1 = run_gpu(qkv, dout, c, DType::kBF16), b2 = run_gpu(qkv, dout, c, DType::kBF16);
   EXPECT_TRUE(same_bits(b1.out, b2.out));
   EXPECT_TRUE(same_bits(b1.saved, b2.saved));
-}
-
-void expect_error(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error mentioning \"" << needle << "\"";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
 }
 
 TEST(GpuAttention, BadInputsAreRejectedWithClearMessages) {

@@ -17,7 +17,6 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +26,7 @@ namespace trident {
 namespace {
 
 using gpu_test::cpu_ops;
+using gpu_test::expect_error;
 using gpu_test::gpu;
 using gpu_test::gpu_ops;
 using gpu_test::random_host;
@@ -151,15 +151,6 @@ TEST(GpuGemm, RepeatedRunsAreBitIdentical) {
   gpu_ops().gemm(false, false, 1.0f, a, b, 0.0f, c2);
   const Tensor h1 = c1.to(Device::cpu()), h2 = c2.to(Device::cpu());
   EXPECT_EQ(std::memcmp(h1.raw(), h2.raw(), h1.nbytes()), 0);
-}
-
-void expect_error(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error mentioning \"" << needle << "\"";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
 }
 
 TEST(GpuGemm, BadInputsAreRejectedWithClearMessages) {
