@@ -1,5 +1,5 @@
-// The NCCL communicator, and the MPI backend with GPU tensors, on real ranks: the same binary runs
-// under mpirun -np 1, 2 and 4 (tests/CMakeLists.txt), adapts to the world size and checks results
+// The NCCL communicator on real ranks (the MPI backend with GPU tensors and the backend choice are in
+// test_device_world.cpp, same binary): it runs under mpirun -np 1, 2 and 4 (tests/CMakeLists.txt), adapts to the world size and checks results
 // against values computed locally for every rank.
 //
 // Skips: the NCCL tests need a CUDA build and a GPU per local rank (NCCL refuses two ranks on one
@@ -14,69 +14,13 @@
 //
 // Collectives are called unconditionally on every rank; checks use EXPECT, never an early return
 // between collectives.
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <cstdint>
-#include <functional>
-#include <memory>
-#include <string>
-#include <thread>
-#include <vector>
-
-#include "core/cuda_probe.h"
-#include "core/tensor.h"
-#include "parallel/comm_factory.h"
-#include "parallel/communicator.h"
-#include "tests/mpi_test_env.h"
+#include "tests/gpu/comm_test_util.h"
 
 namespace trident {
 namespace {
 
-int world_rank() { return test_world().rank(); }
-int world_size() { return test_world().size(); }
+using namespace comm_test;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
-// True on every rank when `ok` holds on every rank (an all-reduce over the MPI world).
-bool on_all_ranks(bool ok) {
-  Tensor bad = Tensor::empty({1}, DType::kI32);
-  bad.data<std::int32_t>()[0] = ok ? 0 : 1;
-  test_world().all_reduce(bad, ReduceOp::kMax);
-  return bad.data<std::int32_t>()[0] == 0;
-}
-
-// Why this rank cannot run a kind of GPU test ("" when it can), agreed over the world.
-struct GpuSetup {
-  std::string skip_reason;
-  int device = 0;
-};
-
-GpuSetup agree(std::string mine, int device) {
-  const bool everyone = on_all_ranks(mine.empty());
-  if (everyone) return {"", device};
-  return {mine.empty() ? "another rank cannot run it (see that rank's reason)" : mine, device};
-}
-
-std::string no_gpu_reason() {
-  const CudaProbe& p = cuda_probe();
-  if (!p.built_with_cuda) return "CPU-only build (configure with CUDA on a GPU machine)";
-  return p.available ? "" : p.reason;
-}
-
-// NCCL: cuda:<local rank>, one GPU per rank on the node.
 const GpuSetup& nccl_setup() {
   static const GpuSetup setup = [] {
     const int local = local_rank(test_world());
@@ -91,25 +35,10 @@ const GpuSetup& nccl_setup() {
 }
 
 // MPI staging: any GPU, shared by the ranks of a node.
-const GpuSetup& staging_setup() {
-  static const GpuSetup setup = [] {
-    const std::string reason = no_gpu_reason();
-    const int device = reason.empty() ? local_rank(test_world()) % cuda_probe().device_count : 0;
-    return agree(reason, device);
-  }();
-  return setup;
-}
-
 #define REQUIRE_NCCL()                                                                     \
   do {                                                                                     \
     if (!nccl_setup().skip_reason.empty())                                                 \
       GTEST_SKIP() << "NCCL test skipped: " << nccl_setup().skip_reason;                   \
-  } while (0)
-
-#define REQUIRE_STAGING_GPU()                                                                           \
-  do {                                                                                                  \
-    if (!staging_setup().skip_reason.empty())                                                           \
-      GTEST_SKIP() << "MPI staging test skipped: " << staging_setup().skip_reason;                      \
   } while (0)
 
 Device nccl_device() { return Device::cuda(nccl_setup().device); }
@@ -133,99 +62,6 @@ class NcclWorldTeardown : public testing::Environment {
 };
 [[maybe_unused]] testing::Environment* const nccl_world_teardown =
     testing::AddGlobalTestEnvironment(new NcclWorldTeardown);
-
-// ---- data ----------------------------------------------------------------------------------------
-
-// A tensor on `device` holding value(i), stored as `dtype` (the values used are exact in bf16).
-Tensor make(std::int64_t n, DType dtype, Device device, const std::function<double(std::int64_t)>& value) {
-  Tensor host = Tensor::empty({n}, dtype);
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double v = value(i);
-    switch (dtype) {
-      case DType::kF32: host.data<float>()[i] = static_cast<float>(v); break;
-      case DType::kBF16: host.data<bf16>()[i] = to_bf16(static_cast<float>(v)); break;
-      case DType::kI32: host.data<std::int32_t>()[i] = static_cast<std::int32_t>(v); break;
-    }
-  }
-  return host.to(device);
-}
-
-std::vector<double> values_of(const Tensor& t) {
-  const Tensor host = t.to(Device::cpu());
-  std::vector<double> v(static_cast<std::size_t>(host.numel()));
-  for (std::int64_t i = 0; i < host.numel(); ++i) {
-    switch (host.dtype()) {
-      case DType::kF32: v[static_cast<std::size_t>(i)] = host.data<float>()[i]; break;
-      case DType::kBF16: v[static_cast<std::size_t>(i)] = from_bf16(host.data<bf16>()[i]); break;
-      case DType::kI32: v[static_cast<std::size_t>(i)] = host.data<std::int32_t>()[i]; break;
-    }
-  }
-  return v;
-}
-
-// Every element against expected(i), |got − want| <= tolerance·max(1, |want|); reports the count
-// and the first mismatch only.
-void expect_values(const Tensor& t, const std::function<double(std::int64_t)>& expected, const std::string& what,
-                   double tolerance = 0.0) {
-  const std::vector<double> got = values_of(t);
-  std::int64_t bad = 0, first = -1;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double want = expected(static_cast<std::int64_t>(i));
-    if (!(std::abs(got[i] - want) <= tolerance * std::max(1.0, std::abs(want)))) {
-      if (bad++ == 0) first = static_cast<std::int64_t>(i);
-    }
-  }
-  EXPECT_EQ(bad, 0) << what << ": first mismatch at " << first << ": got "
-                    << (first >= 0 ? got[static_cast<std::size_t>(first)] : 0.0) << ", want "
-                    << (first >= 0 ? expected(first) : 0.0) << " (rank " << world_rank() << " of " << world_size()
-                    << ")";
-}
-
-// Per-rank inputs (see the header comment on exactness).
-double f(int r, std::int64_t i) { return (r + 1) * 0.5 + static_cast<double>(i % 13); }
-double g(int r, std::int64_t i) { return static_cast<double>((i * 7 + r * 13) % 101) - 50.0; }
-double h(int r, std::int64_t i) { return r * 1000.0 - static_cast<double>(i % 37) * (r % 3 - 1); }
-
-double sum_over(int n, const std::function<double(int)>& v) {
-  double s = 0;
-  for (int r = 0; r < n; ++r) s += v(r);
-  return s;
-}
-double max_over(int n, const std::function<double(int)>& v) {
-  double m = v(0);
-  for (int r = 1; r < n; ++r) m = std::max(m, v(r));
-  return m;
-}
-
-// Tolerance of kAvg: exact when dividing by a power of two, else the rounding of 1/n.
-double avg_tolerance(DType dtype, int n) {
-  if ((n & (n - 1)) == 0) return 0.0;
-  return dtype == DType::kBF16 ? 1.0 / 128 : 1e-6;
-}
-
-const std::vector<DType> kDtypes = {DType::kF32, DType::kBF16, DType::kI32};
-const std::vector<std::int64_t> kSizes = {1, 1000, 262147};  // one element, small, and larger than NCCL's chunks
-const std::vector<ReduceOp> kOps = {ReduceOp::kSum, ReduceOp::kAvg, ReduceOp::kMax};
-
-std::string label(DType dtype, ReduceOp op, std::int64_t n) {
-  return std::string(dtype_name(dtype)) + " " + std::string(reduce_op_name(op)) + " n=" + std::to_string(n);
-}
-
-// Input and expected value of one reduction: kMax reduces g (signed, spread), the others f (h for i32).
-std::function<double(int, std::int64_t)> input_of(DType dtype, ReduceOp op) {
-  if (op == ReduceOp::kMax) return g;
-  return dtype == DType::kI32 ? h : f;
-}
-
-std::function<double(std::int64_t)> reduced(DType dtype, ReduceOp op, int n, std::int64_t offset = 0) {
-  const auto in = input_of(dtype, op);
-  return [=](std::int64_t i) {
-    const auto at = [&](int r) { return in(r, i + offset); };
-    if (op == ReduceOp::kMax) return max_over(n, at);
-    const double s = sum_over(n, at);
-    return op == ReduceOp::kAvg ? s / n : s;
-  };
-}
 
 // ---- NCCL: collectives --------------------------------------------------------------------------
 
@@ -555,111 +391,6 @@ TEST(NcclCommunicator, AutoPicksNcclWithAGpuPerRank) {
   Tensor x = make(5, DType::kI32, nccl_device(), [&](std::int64_t) { return world_rank(); });
   world->all_reduce(x, ReduceOp::kSum);
   expect_values(x, [&](std::int64_t) { return world_size() * (world_size() - 1) / 2.0; }, "sum of ranks");
-}
-
-// ---- MPI backend with GPU tensors (pinned host staging; ranks may share one GPU) -----------------
-
-Device staging_device() { return Device::cuda(staging_setup().device); }
-
-TEST(MpiStaging, CollectivesOnDeviceTensors) {
-  REQUIRE_STAGING_GPU();
-  Communicator& world = test_world();
-  ASSERT_EQ(world.backend(), "mpi");
-  const int me = world_rank(), n = world_size();
-  const Device d = staging_device();
-  for (ReduceOp op : kOps) {
-    Tensor x = make(262147, DType::kF32, d, [&](std::int64_t i) { return input_of(DType::kF32, op)(me, i); });
-    world.all_reduce(x, op);
-    expect_values(x, reduced(DType::kF32, op, n), "staged all_reduce " + label(DType::kF32, op, 262147),
-                  op == ReduceOp::kAvg ? avg_tolerance(DType::kF32, n) : 0.0);
-  }
-  Tensor ids = make(1000, DType::kI32, d, [&](std::int64_t i) { return h(me, i); });
-  world.all_reduce(ids, ReduceOp::kSum);
-  expect_values(ids, reduced(DType::kI32, ReduceOp::kSum, n), "staged i32 all_reduce");
-
-  // bf16 moves (gather, broadcast) but is not reduced by MPI: same message as for host tensors.
-  Tensor in = make(513, DType::kBF16, d, [&](std::int64_t i) { return f(me, i); });
-  Tensor out = Tensor::empty({n * 513}, DType::kBF16, d);
-  world.all_gather(in, out);
-  expect_values(out, [&](std::int64_t j) { return f(static_cast<int>(j / 513), j % 513); }, "staged all_gather");
-  Tensor whole = make(n * 7, DType::kF32, d, [&](std::int64_t j) { return j / 7 == me ? g(me, j % 7) : 0.0; });
-  world.all_gather(whole.slice0(me * 7, (me + 1) * 7), whole);
-  expect_values(whole, [&](std::int64_t j) { return g(static_cast<int>(j / 7), j % 7); }, "staged in-place all_gather");
-  const std::string bf16_reduce = error_of([&] { world.all_reduce(in, ReduceOp::kSum); });
-  EXPECT_TRUE(contains(bf16_reduce, "MPI backend reduces f32/i32 only")) << bf16_reduce;
-
-  Tensor full = make(n * 100, DType::kF32, d, [&](std::int64_t j) { return f(me, j); });
-  Tensor part = Tensor::empty({100}, DType::kF32, d);
-  Request r = world.reduce_scatter_async(full, part, ReduceOp::kAvg);
-  r.wait();
-  expect_values(part, reduced(DType::kF32, ReduceOp::kAvg, n, me * 100), "staged reduce_scatter_async avg",
-                avg_tolerance(DType::kF32, n));
-
-  for (int root = 0; root < n; ++root) {
-    Tensor b = make(64, DType::kBF16, d, [&](std::int64_t i) { return me == root ? g(root, i) : 0.0; });
-    world.broadcast(b, root);
-    expect_values(b, [&](std::int64_t i) { return g(root, i); }, "staged broadcast from " + std::to_string(root));
-  }
-}
-
-TEST(MpiStaging, RingSendRecvAndAsyncAllReduce) {
-  REQUIRE_STAGING_GPU();
-  Communicator& world = test_world();
-  const int me = world_rank(), n = world_size();
-  const Device d = staging_device();
-  const int next = (me + 1) % n, prev = (me + n - 1) % n;
-  Tensor got = Tensor::empty({2048}, DType::kBF16, d);
-  Request r = world.recv(got, prev, 4);
-  Request s = world.send(make(2048, DType::kBF16, d, [&](std::int64_t i) { return me + (i % 3); }), next, 4);
-  r.wait();
-  s.wait();
-  expect_values(got, [&](std::int64_t i) { return prev + (i % 3); }, "staged ring transfer");
-
-  Tensor x = make(4096, DType::kF32, d, [&](std::int64_t i) { return f(me, i); });
-  Request a = world.all_reduce_async(x, ReduceOp::kSum);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!a.test() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::microseconds(50));
-  a.wait();
-  expect_values(x, reduced(DType::kF32, ReduceOp::kSum, n), "staged async all_reduce");
-}
-
-// ---- backend selection (runs in every build) ----------------------------------------------------
-
-TEST(DeviceWorld, MpiAndAutoOnTheHost) {
-  std::unique_ptr<Communicator> mpi = make_device_world(test_world(), Device::cpu(), "mpi");
-  EXPECT_EQ(mpi->backend(), "mpi");
-  EXPECT_EQ(mpi->name(), "world");
-  EXPECT_EQ(mpi->size(), world_size());
-  EXPECT_EQ(mpi->rank(), world_rank());
-  EXPECT_EQ(mpi->timeout(), test_world().timeout());
-  std::unique_ptr<Communicator> autod = make_device_world(test_world(), Device::cpu(), "auto");
-  EXPECT_EQ(autod->backend(), "mpi");
-  Tensor x = Tensor::empty({1}, DType::kI32);
-  x.data<std::int32_t>()[0] = 1;
-  autod->all_reduce(x, ReduceOp::kSum);
-  EXPECT_EQ(x.data<std::int32_t>()[0], world_size());
-}
-
-TEST(DeviceWorld, RefusalsNameTheConfigField) {
-  const std::string cpu = error_of([] { make_device_world(test_world(), Device::cpu(), "nccl"); });
-  EXPECT_TRUE(contains(cpu, "comm = \"nccl\" needs device = \"cuda\"")) << cpu;
-  const std::string bogus = error_of([] { make_device_world(test_world(), Device::cpu(), "gloo"); });
-  EXPECT_TRUE(contains(bogus, "comm = \"gloo\" is not a communicator backend")) << bogus;
-  if (!cuda_probe().built_with_cuda) {
-    const std::string build = error_of([] { make_device_world(test_world(), Device::cuda(0), "nccl"); });
-    EXPECT_TRUE(contains(build, "needs a CUDA build")) << build;
-  }
-}
-
-TEST(DeviceWorld, LocalRankAndSize) {
-  const int local = local_rank(test_world());
-  const int locals = local_size(test_world());
-  EXPECT_GE(local, 0);
-  EXPECT_LT(local, locals);
-  EXPECT_LE(locals, world_size());
-  // Exactly `locals` ranks of this node have distinct local ranks; at least one rank is local rank 0.
-  EXPECT_FALSE(on_all_ranks(local != 0));
 }
 
 // ---- the watchdog (its own CTest entry, 2 ranks: it ends the job) ------------------------------
