@@ -1,4 +1,4 @@
-// Data-parallel weak scaling. Run on two ranks: experiments/launch.sh 2 build/bench/bench_data_parallel
+// Data-parallel weak scaling. Run on two ranks: experiments/launch/launch.sh 2 build/bench/bench_data_parallel
 //
 // BM_DpScaling/dp:D[/overlap:0] — full Trainer steps (forward, backward, bucketed gradient
 //   all-reduce, AdamW) of the `mini` model (L4 h256 nh8 S256 V4096, random tokens in [0, 4096)) at
@@ -47,7 +47,7 @@
 #include "bench/mpi_bench.h"
 #include "core/cpu/blas_threads.h"
 #include "experiments/data/token_file.h"
-#include "experiments/trainer.h"
+#include "experiments/train/trainer.h"
 
 namespace trident {
 namespace {

@@ -50,8 +50,8 @@
 #include "core/ops.h"
 #include "core/rng.h"
 #include "core/tensor.h"
-#include "experiments/peak_flops.h"
-#include "layers/gpt_model.h"
+#include "experiments/train/peak_flops.h"
+#include "layers/gpt_chunk.h"
 
 namespace trident {
 namespace {
@@ -112,7 +112,7 @@ class Trainer {
  public:
   Trainer(const GptConfig& config, std::int64_t batch, Target target = {})
       : device_(target.device),
-        model_(config, StageLayout::whole(config), nullptr, {}, target.device),
+        model_(config, ChunkLayout::whole(config), nullptr, {}, target.device),
         params_(model_.parameters()) {
     model_.set_compute_dtype(target.dtype);
     for (Parameter* p : params_) {
@@ -159,7 +159,7 @@ class Trainer {
   }
 
   Device device_;
-  GptModel model_;
+  GptChunk model_;
   ParameterList params_;
   std::vector<Tensor> m_, v_;
   Tensor ids_, targets_;

@@ -1,4 +1,4 @@
-// Pipeline executor benchmarks. Run on two ranks: experiments/launch.sh 2 build/bench/bench_pipeline
+// Pipeline executor benchmarks. Run on two ranks: experiments/launch/launch.sh 2 build/bench/bench_pipeline
 //
 // BM_ExecutorOverhead/pp:P — the executor's own cost per action: a 1F1B step of m = 256
 //   micro-batches against a stage that computes nothing (pp=1: bookkeeping only; pp=2: plus MPI
@@ -23,7 +23,7 @@
 #include "schedules/analyzer.h"
 #include "schedules/executor.h"
 #include "schedules/generators.h"
-#include "schedules/gpt_pipeline_stage.h"
+#include "experiments/train/gpt_pipeline_stage.h"
 #include "tests/gpt_test_util.h"
 
 namespace trident {
@@ -62,7 +62,7 @@ void BM_ExecutorOverhead(benchmark::State& state) {
     double t = 0.0;
     if (active) {
       t = ex->run(stage).step_s;
-      actions += static_cast<double>(ex->schedule().ranks[static_cast<std::size_t>(ex->rank())].size());
+      actions += static_cast<double>(ex->schedule().stages[static_cast<std::size_t>(ex->stage())].size());
     }
     t = bench::max_over_ranks(t);
     total += t;

@@ -5,7 +5,7 @@
 
 namespace trident {
 
-void export_gpt2_safetensors(GptModel& model, const std::string& path) {
+void export_gpt2_safetensors(GptChunk& model, const std::string& path) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (Parameter* p : model.parameters())
     tensors.emplace_back(p->name(), without_padding(*p, gather_full(*p, p->value, model.tp())));
@@ -20,7 +20,7 @@ void export_gpt2_safetensors(GptModel& model, const std::string& path) {
                      {"trident.vocab", std::to_string(c.vocab)}});
 }
 
-void import_gpt2_safetensors(GptModel& model, const std::string& path) {
+void import_gpt2_safetensors(GptChunk& model, const std::string& path) {
   const SafetensorsFile file(path);
   for (Parameter* p : model.parameters()) {
     TRIDENT_CHECK(file.contains(p->name()), path, ": has no tensor '", p->name(),

@@ -5,18 +5,18 @@
 
 #include <string>
 
-#include "layers/gpt_model.h"
+#include "layers/gpt_chunk.h"
 
 namespace trident {
 
-// Collective over the model's TP group: every parameter this stage holds is gathered to its full
+// Collective over the model's TP group: every parameter this chunk holds is gathered to its full
 // shape and TP rank 0 writes the file atomically. Metadata records the model sizes.
-void export_gpt2_safetensors(GptModel& model, const std::string& path);
+void export_gpt2_safetensors(GptChunk& model, const std::string& path);
 
-// Every rank reads its own shards from the file (no communication). Every parameter of this stage
+// Every rank reads its own shards from the file (no communication). Every parameter of this chunk
 // must be present with its GPT-2 shape (a clear error names the first that is missing or
-// mismatched); tensors the stage does not hold (other stages' blocks, buffers like
+// mismatched); tensors the chunk does not hold (other chunks' blocks, buffers like
 // "h.0.attn.bias") are ignored.
-void import_gpt2_safetensors(GptModel& model, const std::string& path);
+void import_gpt2_safetensors(GptChunk& model, const std::string& path);
 
 }  // namespace trident

@@ -1,4 +1,4 @@
-// Token and position embeddings on the first pipeline stage. The token table wte [Vp, h] is split
+// Token and position embeddings in the first chunk. The token table wte [Vp, h] is split
 // by vocabulary rows over TP (Vp = V padded to a multiple of tp; padding rows are zero and never
 // looked up): each rank looks up the ids it holds and writes zeros for the rest, and leaving the
 // TP region sums the partial lookups. The position table wpe [S, h] is replicated; TP rank 0 adds
@@ -43,7 +43,7 @@ class VocabParallelEmbedding {
   std::int64_t seq_len_;
 };
 
-// The wte table as the output layer uses it (tied weights) — also on a last pipeline stage that
+// The wte table as the output layer uses it (tied weights) — also in a last chunk that
 // holds no embedding, where it is a separate copy kept equal through the embedding group.
 Parameter make_wte(const GptConfig& config, const TensorParallel& tp, Device device);
 

@@ -1,4 +1,4 @@
-// Output layer and loss on the last pipeline stage: logits = x·wteᵀ with the tied, vocab-split
+// Output layer and loss in the last chunk: logits = x·wteᵀ with the tied, vocab-split
 // table, and Megatron's vocab-parallel cross-entropy, so the full [N, V] logits never exist on one
 // rank: per-row max, sum-exp and target logit are reduced over TP instead.
 //
@@ -27,7 +27,7 @@ class VocabParallelHead {
     template <typename F> void for_each(F&& f) const { f(x), f(targets), f(logits), f(row_max), f(sum_exp); }
   };
 
-  // `wte` is the embedding's table (pp = 1) or the last stage's own copy.
+  // `wte` is the embedding's table (pp = 1) or the last chunk's own copy.
   VocabParallelHead(const GptConfig& config, const TensorParallel& tp, Parameter& wte);
 
   // x [n_local, h], targets [B, S] i32. The objective this micro-batch contributes is

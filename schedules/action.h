@@ -1,13 +1,13 @@
-// The schedule IR's unit: one action of one pipeline rank.
+// The schedule IR's unit: one action of one stage.
 //
 // Compute actions name a micro-batch and a *global* chunk (model stage) index:
 //   F(mb, c)  forward of chunk c            B(mb, c)  full backward (input and weight gradients)
 //   I(mb, c)  backward for the input only   W(mb, c)  backward for the weights only (after I)
 // Communication actions are added by lowering (lowering.h), never written by generators:
-//   SEND_F(mb, c)  send chunk c's output activation to the rank of chunk c+1
-//   RECV_F(mb, c)  receive chunk c's input activation from the rank of chunk c−1
-//   SEND_B(mb, c)  send the gradient of chunk c's input to the rank of chunk c−1
-//   RECV_B(mb, c)  receive the gradient of chunk c's output from the rank of chunk c+1
+//   SEND_F(mb, c)  send chunk c's output activation to the stage of chunk c+1
+//   RECV_F(mb, c)  receive chunk c's input activation from the stage of chunk c−1
+//   SEND_B(mb, c)  send the gradient of chunk c's input to the stage of chunk c−1
+//   RECV_B(mb, c)  receive the gradient of chunk c's output from the stage of chunk c+1
 //
 // Text form: the type letter(s), the micro-batch, a dot, the chunk: "F3.0", "I0.5", "W2.1",
 // "SEND_F0.0", "RECV_B1.2".

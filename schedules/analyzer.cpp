@@ -1,7 +1,7 @@
-// The analyzer simulates the executor's semantics (dependencies.h) with modelled costs. Every rank
+// The analyzer simulates the executor's semantics (dependencies.h) with modelled costs. Every stage
 // runs its list in order and stops at the first action whose needs have not happened yet. Only a
-// receive can wait on another rank (in a lowered schedule the cross-rank dependencies are exactly
-// the receives); an action whose same-rank need has not run can never proceed, since the rank that
+// receive can wait on another stage (in a lowered schedule the cross-stage dependencies are exactly
+// the receives); an action whose same-stage need has not run can never proceed, since the stage that
 // would produce it is the one waiting. Ranks are swept until none moves: the times do not depend
 // on the sweep order, because each action's time is a max over the times of what it needs.
 #include "schedules/analyzer.h"
@@ -25,7 +25,7 @@ double ActionCosts::of(ActionType t, int chunk) const {
     case ActionType::kB: return b;
     case ActionType::kI: return i;
     case ActionType::kW: return w;
-    default: return 0.0;  // communication is modelled by p2p latency, not by rank time
+    default: return 0.0;  // communication is modelled by p2p latency, not by stage time
   }
 }
 
@@ -41,7 +41,7 @@ class Simulator {
         pc_(static_cast<std::size_t>(s.pp), 0), now_(static_cast<std::size_t>(s.pp), 0.0),
         timed_(static_cast<std::size_t>(s.pp)) {}
 
-  // Runs every rank to its end; throws naming the stuck ranks if they cannot all get there.
+  // Runs every stage to its end; throws naming the stuck stages if they cannot all get there.
   void run() {
     for (bool moved = true; moved;) {
       moved = false;
@@ -50,14 +50,14 @@ class Simulator {
     }
     std::ostringstream stuck;
     for (int r = 0; r < s_.pp; ++r) {
-      const auto& list = s_.ranks[static_cast<std::size_t>(r)];
+      const auto& list = s_.stages[static_cast<std::size_t>(r)];
       const std::size_t pc = pc_[static_cast<std::size_t>(r)];
       if (pc == list.size()) continue;
-      stuck << "\n  rank " << r << " waits at position " << pc << " on " << list[pc].str() << " for "
+      stuck << "\n  stage " << r << " waits at position " << pc << " on " << list[pc].str() << " for "
             << describe(*missing(r, list[pc]));
     }
     const std::string msg = stuck.str();
-    TRIDENT_CHECK(msg.empty(), "schedule '", s_.name, "' deadlocks: no rank can make progress", msg,
+    TRIDENT_CHECK(msg.empty(), "schedule '", s_.name, "' deadlocks: no stage can make progress", msg,
                   "\ncheck the schedule with check_valid() (validator.h), which names the order at fault");
   }
 
@@ -76,25 +76,25 @@ class Simulator {
     return std::nullopt;
   }
 
-  // The event in the terms of the action that makes it, and the rank that runs that action.
+  // The event in the terms of the action that makes it, and the stage that runs that action.
   std::string describe(const EventKey& k) const {
     static constexpr const char* kMaker[kEvents] = {"F", "B/I", "B/W", "SEND_F", "SEND_B"};
     return std::string(kMaker[static_cast<int>(k.event)]) + std::to_string(k.mb) + "." + std::to_string(k.chunk) +
-           " on rank " + std::to_string(s_.rank_of(k.chunk)) +
+           " on stage " + std::to_string(s_.stage_of(k.chunk)) +
            (k.event == Event::kSentF || k.event == Event::kSentB ? ", which has not been sent" : ", which has not run");
   }
 
-  // Runs rank r's next action if what it needs has happened; false if r is finished or must wait.
+  // Runs stage r's next action if what it needs has happened; false if r is finished or must wait.
   bool step(int r) {
     const auto ru = static_cast<std::size_t>(r);
-    const auto& list = s_.ranks[ru];
+    const auto& list = s_.stages[ru];
     if (pc_[ru] == list.size()) return false;
     const Action& a = list[pc_[ru]];
     double ready = now_[ru];
     for (const EventKey& k : needs(s_, r, a)) {
       const double t = done(k);
       if (t == kUnset) return false;
-      // Only a receive's input comes from another rank; it is usable p2p after the send.
+      // Only a receive's input comes from another stage; it is usable p2p after the send.
       ready = std::max(ready, a.is_recv() ? t + costs_.p2p : t);
     }
     const double end = ready + costs_.of(a.type, a.chunk);
@@ -114,14 +114,14 @@ class Simulator {
 };
 
 // The simulator indexes its tables by micro-batch and chunk, so out-of-range actions are refused
-// here, with the rank and position, rather than read out of bounds.
+// here, with the stage and position, rather than read out of bounds.
 void check_shape(const Schedule& s, const ActionCosts& costs) {
   TRIDENT_CHECK(s.pp >= 1 && s.v >= 1 && s.micro_batches >= 1, "analyze: schedule '", s.name, "' has pp=", s.pp,
                 " v=", s.v, " micro_batches=", s.micro_batches, "; all must be at least 1");
   TRIDENT_CHECK(s.placement != Placement::kVShape || s.v == 2, "analyze: schedule '", s.name,
-                "' uses the V placement with v=", s.v, "; the V placement holds exactly 2 chunks per rank");
-  TRIDENT_CHECK(s.ranks.size() == static_cast<std::size_t>(s.pp), "analyze: schedule '", s.name, "' has ",
-                s.ranks.size(), " rank lists for pp=", s.pp);
+                "' uses the V placement with v=", s.v, "; the V placement holds exactly 2 chunks per stage");
+  TRIDENT_CHECK(s.stages.size() == static_cast<std::size_t>(s.pp), "analyze: schedule '", s.name, "' has ",
+                s.stages.size(), " stage lists for pp=", s.pp);
   for (const auto& pc : costs.per_chunk)
     for (const double c : pc)
       TRIDENT_CHECK(std::isfinite(c) && c >= 0.0, "analyze: per-chunk costs must be finite and non-negative, got ", c);
@@ -130,20 +130,20 @@ void check_shape(const Schedule& s, const ActionCosts& costs) {
                   " b=", costs.b, " i=", costs.i, " w=", costs.w, " p2p=", costs.p2p);
   const int last = s.num_chunks() - 1;
   for (int r = 0; r < s.pp; ++r) {
-    const auto& list = s.ranks[static_cast<std::size_t>(r)];
+    const auto& list = s.stages[static_cast<std::size_t>(r)];
     for (std::size_t k = 0; k < list.size(); ++k) {
       const Action& a = list[k];
       const bool bad_range = a.mb < 0 || a.mb >= s.micro_batches || a.chunk < 0 || a.chunk > last;
-      // Each transfer names a chunk of this rank, and a neighbour that exists.
+      // Each transfer names a chunk of this stage, and a neighbour that exists.
       const bool no_peer = (a.type == ActionType::kRecvF && a.chunk == 0) ||
                            (a.type == ActionType::kSendB && a.chunk == 0) ||
                            (a.type == ActionType::kSendF && a.chunk == last) ||
                            (a.type == ActionType::kRecvB && a.chunk == last);
-      TRIDENT_CHECK(!bad_range && !no_peer && s.rank_of(a.chunk) == r, "analyze: schedule '", s.name, "' rank ", r,
+      TRIDENT_CHECK(!bad_range && !no_peer && s.stage_of(a.chunk) == r, "analyze: schedule '", s.name, "' stage ", r,
                     " position ", k, ": ", a.str(),
                     bad_range ? " is outside the step's micro-batches or chunks"
                     : no_peer ? " has no neighbouring chunk to exchange with"
-                              : " names a chunk this rank does not hold");
+                              : " names a chunk this stage does not hold");
     }
   }
 }

@@ -9,8 +9,8 @@
 
 namespace trident {
 
-// Time of one action of one chunk (a chunk holds 1/v of a rank's layers, so a chunk's costs are
-// the per-rank costs divided by v when v > 1). b is a full backward; i and w its two halves.
+// Time of one action of one chunk (a chunk holds 1/v of a stage's layers, so a chunk's costs are
+// the per-stage costs divided by v when v > 1). b is a full backward; i and w its two halves.
 struct ActionCosts {
   double f = 1.0, b = 2.0, i = 1.0, w = 1.0;
   double p2p = 0.0;  // latency from a SEND to the matching RECV being satisfiable
@@ -22,18 +22,18 @@ struct ActionCosts {
 };
 
 struct TimedAction {
-  int rank = 0;
+  int stage = 0;
   Action action;
   double start = 0.0, end = 0.0;
 };
 
 struct Analysis {
   double makespan = 0.0;
-  std::vector<double> busy;             // per rank: time in compute actions
-  std::vector<double> bubble;           // per rank: makespan − busy
-  std::vector<double> bubble_fraction;  // per rank: bubble / makespan
-  std::vector<int> peak_stash;          // per rank: max (mb, chunk) activations held (F done, B/W not)
-  std::vector<TimedAction> timeline;    // every action, in start order per rank
+  std::vector<double> busy;             // per stage: time in compute actions
+  std::vector<double> bubble;           // per stage: makespan − busy
+  std::vector<double> bubble_fraction;  // per stage: bubble / makespan
+  std::vector<int> peak_stash;          // per stage: max (mb, chunk) activations held (F done, B/W not)
+  std::vector<TimedAction> timeline;    // every action, in start order per stage
 };
 
 // Simulates the lowered form of `s` (lowering it first if needed; it must be valid). Sends take

@@ -2,15 +2,15 @@
 
 namespace trident {
 
-std::vector<EventKey> needs(const Schedule& s, int rank, const Action& a) {
+std::vector<EventKey> needs(const Schedule& s, int stage, const Action& a) {
   const int c = a.chunk, last = s.num_chunks() - 1;
   switch (a.type) {
     case ActionType::kF:
-      if (c > 0 && s.rank_of(c - 1) == rank) return {{Event::kForward, a.mb, c - 1}};
+      if (c > 0 && s.stage_of(c - 1) == stage) return {{Event::kForward, a.mb, c - 1}};
       return {};
     case ActionType::kB:
     case ActionType::kI:
-      if (c < last && s.rank_of(c + 1) == rank) return {{Event::kForward, a.mb, c}, {Event::kInputGrad, a.mb, c + 1}};
+      if (c < last && s.stage_of(c + 1) == stage) return {{Event::kForward, a.mb, c}, {Event::kInputGrad, a.mb, c + 1}};
       return {{Event::kForward, a.mb, c}};
     case ActionType::kW: return {{Event::kInputGrad, a.mb, c}};
     case ActionType::kSendF: return {{Event::kForward, a.mb, c}};

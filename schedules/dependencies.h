@@ -2,8 +2,8 @@
 // one statement of the executor's semantics that the validator's deadlock check and the analyzer's
 // simulation both follow.
 //
-//   F(mb, c)       needs forward(mb, c−1) when chunk c−1 is on the same rank (else RECV_F came first)
-//   B/I(mb, c)     needs forward(mb, c) and, when c+1 is on the same rank, input_grad(mb, c+1)
+//   F(mb, c)       needs forward(mb, c−1) when chunk c−1 is on the same stage (else RECV_F came first)
+//   B/I(mb, c)     needs forward(mb, c) and, when c+1 is on the same stage, input_grad(mb, c+1)
 //   W(mb, c)       needs input_grad(mb, c)
 //   SEND_F(mb, c)  needs forward(mb, c);       makes sent_f(mb, c)
 //   SEND_B(mb, c)  needs input_grad(mb, c);    makes sent_b(mb, c)
@@ -28,8 +28,8 @@ struct EventKey {
   friend auto operator<=>(const EventKey&, const EventKey&) = default;
 };
 
-// Events that must have happened before `a` (on `rank` of schedule `s`) can start.
-std::vector<EventKey> needs(const Schedule& s, int rank, const Action& a);
+// Events that must have happened before `a` (on `stage` of schedule `s`) can start.
+std::vector<EventKey> needs(const Schedule& s, int stage, const Action& a);
 // Events `a` makes happen when it completes.
 std::vector<EventKey> makes(const Action& a);
 

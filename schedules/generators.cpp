@@ -20,7 +20,7 @@ Schedule blank(std::string name, int pp, int v, int m, Placement placement = Pla
   s.v = v;
   s.micro_batches = m;
   s.placement = placement;
-  s.ranks.assign(static_cast<std::size_t>(pp), {});
+  s.stages.assign(static_cast<std::size_t>(pp), {});
   return s;
 }
 
@@ -29,7 +29,7 @@ Schedule blank(std::string name, int pp, int v, int m, Placement placement = Pla
 Schedule gpipe(int pp, int m) {
   Schedule s = blank("gpipe", pp, 1, m);
   for (int r = 0; r < pp; ++r) {
-    auto& l = s.ranks[static_cast<std::size_t>(r)];
+    auto& l = s.stages[static_cast<std::size_t>(r)];
     for (int i = 0; i < m; ++i) l.push_back(F(i, r));
     for (int i = 0; i < m; ++i) l.push_back(B(i, r));
   }
@@ -39,7 +39,7 @@ Schedule gpipe(int pp, int m) {
 Schedule one_f_one_b(int pp, int m) {
   Schedule s = blank("1f1b", pp, 1, m);
   for (int r = 0; r < pp; ++r) {
-    auto& l = s.ranks[static_cast<std::size_t>(r)];
+    auto& l = s.stages[static_cast<std::size_t>(r)];
     const int warmup = std::min(pp - 1 - r, m);
     int f = 0, b = 0;
     for (; f < warmup; ++f) l.push_back(F(f, r));
@@ -53,7 +53,7 @@ Schedule one_f_one_b(int pp, int m) {
 }
 
 Schedule interleaved_1f1b(int pp, int v, int m) {
-  TRIDENT_CHECK(v >= 2, "interleaved 1F1B needs v >= 2 chunks per rank, got v=", v, " (use 1f1b for v=1)");
+  TRIDENT_CHECK(v >= 2, "interleaved 1F1B needs v >= 2 chunks per stage, got v=", v, " (use 1f1b for v=1)");
   Schedule s = blank("interleaved", pp, v, m);
   TRIDENT_CHECK(m % pp == 0, "interleaved 1F1B runs micro-batches in groups of pp: micro_batches=", m,
                 " is not a multiple of pp=", pp, "; use a multiple of ", pp, " (e.g. ", (m / pp + 1) * pp, ")");
@@ -63,7 +63,7 @@ Schedule interleaved_1f1b(int pp, int v, int m) {
   auto mb_of = [&](int k) { return (k / (pp * v)) * pp + k % pp; };
   auto local_chunk = [&](int k) { return (k / pp) % v; };
   for (int r = 0; r < pp; ++r) {
-    auto& l = s.ranks[static_cast<std::size_t>(r)];
+    auto& l = s.stages[static_cast<std::size_t>(r)];
     auto fwd = [&](int k) { l.push_back(F(mb_of(k), local_chunk(k) * pp + r)); };
     auto bwd = [&](int k) { l.push_back(B(mb_of(k), (v - 1 - local_chunk(k)) * pp + r)); };
     const int warmup = std::min((pp - r - 1) * 2 + (v - 1) * pp, total);
@@ -81,12 +81,12 @@ Schedule interleaved_1f1b(int pp, int v, int m) {
 Schedule zb_h1(int pp, int m) {
   Schedule s = blank("zb-h1", pp, 1, m);
   for (int r = 0; r < pp; ++r) {
-    auto& l = s.ranks[static_cast<std::size_t>(r)];
+    auto& l = s.stages[static_cast<std::size_t>(r)];
     int f = 0, i = 0, w = 0;
     // One more warm-up forward than 1F1B: the steady phase starts with I, whose gradient (without
-    // W in its way) arrives pp−1−r units after this rank's warm-up ends.
+    // W in its way) arrives pp−1−r units after this stage's warm-up ends.
     for (; f < std::min(pp - r, m); ++f) l.push_back(F(f, r));
-    // Rank r holds back its first r W's; they fill the bubble the fast-travelling I's leave in
+    // Stage r holds back its first r W's; they fill the bubble the fast-travelling I's leave in
     // the cool-down, and the stash stays at most pp.
     auto i_then_w = [&] {
       l.push_back(I(i, r));
@@ -106,7 +106,7 @@ Schedule zb_h1(int pp, int m) {
 Schedule zb_v(int pp, int m) {
   Schedule s = blank("zb-v", pp, 2, m, Placement::kVShape);
   const int chunks = 2 * pp;
-  const int limit = 2 * pp;  // stashed chunk activations per rank: 2pp half-stages = 1F1B's pp stages
+  const int limit = 2 * pp;  // stashed chunk activations per stage: 2pp chunks of half a stage = 1F1B's pp stages' worth
   using Key = std::tuple<int, int, int>;  // (type, mb, chunk)
   std::map<Key, double> done;             // end time of each scheduled action, unit costs
   std::vector<double> now(static_cast<std::size_t>(pp), 0.0);
@@ -120,11 +120,11 @@ Schedule zb_v(int pp, int m) {
   };
   const int total = 3 * m * chunks;
   for (int scheduled = 0; scheduled < total; ++scheduled) {
-    // Each rank's best next action: earliest start, then I before F before W, then the later
+    // Each stage's best next action: earliest start, then I before F before W, then the later
     // chunk (drains the V's second half first), then the lower micro-batch.
     struct Pick {
       double start;
-      int priority, neg_chunk, mb, rank;
+      int priority, neg_chunk, mb, stage;
       ActionType type;
     };
     std::optional<Pick> best;
@@ -146,8 +146,8 @@ Schedule zb_v(int pp, int m) {
             const int priority = t == ActionType::kI ? 0 : t == ActionType::kF ? 1 : 2;
             const Pick p{ready, priority, -c, mb, r, t};
             auto better = [](const Pick& a, const Pick& b) {
-              return std::tie(a.start, a.priority, a.neg_chunk, a.mb, a.rank) <
-                     std::tie(b.start, b.priority, b.neg_chunk, b.mb, b.rank);
+              return std::tie(a.start, a.priority, a.neg_chunk, a.mb, a.stage) <
+                     std::tie(b.start, b.priority, b.neg_chunk, b.mb, b.stage);
             };
             if (!best || better(p, *best)) best = p;
           }
@@ -158,10 +158,10 @@ Schedule zb_v(int pp, int m) {
     const Pick& p = *best;
     const int c = -p.neg_chunk;
     done[key(p.type, p.mb, c)] = p.start + 1.0;
-    now[static_cast<std::size_t>(p.rank)] = p.start + 1.0;
-    if (p.type == ActionType::kF) ++stashed[static_cast<std::size_t>(p.rank)];
-    if (p.type == ActionType::kW) --stashed[static_cast<std::size_t>(p.rank)];
-    s.ranks[static_cast<std::size_t>(p.rank)].push_back({p.type, p.mb, c});
+    now[static_cast<std::size_t>(p.stage)] = p.start + 1.0;
+    if (p.type == ActionType::kF) ++stashed[static_cast<std::size_t>(p.stage)];
+    if (p.type == ActionType::kW) --stashed[static_cast<std::size_t>(p.stage)];
+    s.stages[static_cast<std::size_t>(p.stage)].push_back({p.type, p.mb, c});
   }
   return s;
 }
@@ -171,7 +171,7 @@ Schedule forward_only(const Schedule& like, int m) {
   s.forward_only = true;
   for (int r = 0; r < like.pp; ++r)
     for (int c : s.chunks_of(r))
-      for (int mb = 0; mb < m; ++mb) s.ranks[static_cast<std::size_t>(r)].push_back(F(mb, c));
+      for (int mb = 0; mb < m; ++mb) s.stages[static_cast<std::size_t>(r)].push_back(F(mb, c));
   return s;
 }
 

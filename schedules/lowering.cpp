@@ -7,11 +7,11 @@ Schedule lower(const Schedule& in) {
   const int last = in.num_chunks() - 1;
   for (int r = 0; r < in.pp; ++r) {
     std::vector<Action> lowered;
-    for (const Action& a : out.ranks[static_cast<std::size_t>(r)]) {
+    for (const Action& a : out.stages[static_cast<std::size_t>(r)]) {
       const int c = a.chunk;
-      // Cross-rank neighbours of this chunk (same-rank neighbours hand over in memory).
-      const bool remote_prev = c > 0 && in.rank_of(c - 1) != r;
-      const bool remote_next = c < last && in.rank_of(c + 1) != r;
+      // Cross-stage neighbours of this chunk (same-stage neighbours hand over in memory).
+      const bool remote_prev = c > 0 && in.stage_of(c - 1) != r;
+      const bool remote_next = c < last && in.stage_of(c + 1) != r;
       if (a.type == ActionType::kF) {
         if (remote_prev) lowered.push_back({ActionType::kRecvF, a.mb, c});
         lowered.push_back(a);
@@ -24,14 +24,14 @@ Schedule lower(const Schedule& in) {
         lowered.push_back(a);
       }
     }
-    out.ranks[static_cast<std::size_t>(r)] = std::move(lowered);
+    out.stages[static_cast<std::size_t>(r)] = std::move(lowered);
   }
   return out;
 }
 
 Schedule strip_communication(const Schedule& s) {
   Schedule out = s;
-  for (auto& l : out.ranks) std::erase_if(l, [](const Action& a) { return !a.is_compute(); });
+  for (auto& l : out.stages) std::erase_if(l, [](const Action& a) { return !a.is_compute(); });
   return out;
 }
 

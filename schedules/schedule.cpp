@@ -13,24 +13,24 @@ std::string_view placement_name(Placement p) { return p == Placement::kLoop ? "l
 Placement parse_placement(std::string_view name) {
   if (name == "loop") return Placement::kLoop;
   if (name == "v") return Placement::kVShape;
-  TRIDENT_FAIL("unknown placement '", name, "': use loop (chunk c on rank c mod pp) or v (rank r holds r and 2pp-1-r)");
+  TRIDENT_FAIL("unknown placement '", name, "': use loop (chunk c on stage c mod pp) or v (stage r holds r and 2pp-1-r)");
 }
 
-int Schedule::rank_of(int chunk) const {
+int Schedule::stage_of(int chunk) const {
   TRIDENT_CHECK(chunk >= 0 && chunk < num_chunks(), "chunk ", chunk, " is outside [0, ", num_chunks(), ")");
   if (placement == Placement::kVShape) return chunk < pp ? chunk : 2 * pp - 1 - chunk;
   return chunk % pp;
 }
 
-std::vector<int> Schedule::chunks_of(int rank) const {
+std::vector<int> Schedule::chunks_of(int stage) const {
   std::vector<int> out;
   for (int c = 0; c < num_chunks(); ++c)
-    if (rank_of(c) == rank) out.push_back(c);
+    if (stage_of(c) == stage) out.push_back(c);
   return out;
 }
 
 bool Schedule::lowered() const {
-  for (const auto& r : ranks)
+  for (const auto& r : stages)
     for (const Action& a : r)
       if (!a.is_compute()) return true;
   return false;
@@ -40,9 +40,9 @@ std::string Schedule::to_text() const {
   std::ostringstream os;
   os << "schedule " << (name.empty() ? "custom" : name) << " pp=" << pp << " v=" << v
      << " micro_batches=" << micro_batches << " placement=" << placement_name(placement) << "\n";
-  for (std::size_t r = 0; r < ranks.size(); ++r) {
-    os << "rank" << r << ":";
-    for (const Action& a : ranks[r]) os << " " << a.str();
+  for (std::size_t r = 0; r < stages.size(); ++r) {
+    os << "stage" << r << ":";
+    for (const Action& a : stages[r]) os << " " << a.str();
     os << "\n";
   }
   return os.str();
@@ -88,22 +88,24 @@ Schedule Schedule::from_text(std::string_view text) {
         else if (key == "placement") s.placement = parse_placement(value);
         else TRIDENT_FAIL("schedule line ", line_no, ": unknown key '", key, "' (use pp, v, micro_batches, placement)");
       }
-      s.ranks.assign(static_cast<std::size_t>(s.pp), {});
+      s.stages.assign(static_cast<std::size_t>(s.pp), {});
       header = true;
       continue;
     }
-    TRIDENT_CHECK(first.starts_with("rank") && first.ends_with(":"), "schedule line ", line_no,
-                  ": expected 'rankR: ACTION ACTION …', got '", first, "'");
+    // "stageR:" (files written before the stage/chunk vocabulary say "rankR:", read the same).
+    const std::size_t prefix = first.starts_with("stage") ? 5 : first.starts_with("rank") ? 4 : 0;
+    TRIDENT_CHECK(prefix > 0 && first.ends_with(":"), "schedule line ", line_no,
+                  ": expected 'stageR: ACTION ACTION …', got '", first, "'");
     int r = -1;
     try {
-      r = std::stoi(first.substr(4, first.size() - 5));
+      r = std::stoi(first.substr(prefix, first.size() - prefix - 1));
     } catch (const std::exception&) {
     }
-    TRIDENT_CHECK(r >= 0 && r < s.pp, "schedule line ", line_no, ": rank '", first, "' is outside [0, ", s.pp, ")");
+    TRIDENT_CHECK(r >= 0 && r < s.pp, "schedule line ", line_no, ": stage '", first, "' is outside [0, ", s.pp, ")");
     std::string tok;
     while (words >> tok) {
       try {
-        s.ranks[static_cast<std::size_t>(r)].push_back(parse_action(tok));
+        s.stages[static_cast<std::size_t>(r)].push_back(parse_action(tok));
       } catch (const Error& e) {
         TRIDENT_FAIL("schedule line ", line_no, ": ", e.what());
       }

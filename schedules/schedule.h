@@ -1,12 +1,12 @@
-// A pipeline schedule: for every pp rank, the ordered list of actions it runs in one training step.
+// A pipeline schedule: for every stage, the ordered list of actions it runs in one training step.
 // Schedules are data: generators (generators.h) write them, text files load them, lowering adds
 // communication, the validator checks them, the analyzer measures them and one executor runs them.
 //
 // The model is cut into num_chunks() = pp · v chunks (stages) in order; the placement says which
-// rank holds which chunk:
-//   kLoop     chunk c on rank c mod pp (v = 1: plain; v > 1: Megatron's interleaved stages)
-//   kVShape   v = 2, rank r holds chunks r and 2·pp−1−r (ZB-V, DualPipeV): the first and the last
-//             chunk live on rank 0
+// stage holds which chunk:
+//   kLoop     chunk c on stage c mod pp (v = 1: plain; v > 1: Megatron's interleaved chunks)
+//   kVShape   v = 2, stage r holds chunks r and 2·pp−1−r (ZB-V, DualPipeV): the first and the last
+//             chunk live on stage 0
 #pragma once
 
 #include <string>
@@ -23,21 +23,21 @@ Placement parse_placement(std::string_view name);
 
 struct Schedule {
   std::string name;        // "1f1b", "gpipe", …, or "custom"
-  int pp = 1;              // pipeline ranks
-  int v = 1;               // chunks per rank
+  int pp = 1;              // stages
+  int v = 1;               // chunks per stage
   int micro_batches = 1;   // m
   Placement placement = Placement::kLoop;
   bool forward_only = false;  // evaluation: F actions only (no backward is expected)
-  std::vector<std::vector<Action>> ranks;  // ranks[r] = r's actions in order
+  std::vector<std::vector<Action>> stages;  // stages[r] = r's actions in order
 
   int num_chunks() const { return pp * v; }
-  int rank_of(int chunk) const;
-  std::vector<int> chunks_of(int rank) const;  // ascending
+  int stage_of(int chunk) const;
+  std::vector<int> chunks_of(int stage) const;  // ascending
   bool lowered() const;                        // contains communication actions
 
-  // Text form: a header line, then one line per rank:
+  // Text form: a header line, then one line per stage:
   //   schedule 1f1b pp=2 v=1 micro_batches=4 placement=loop
-  //   rank0: F0.0 F1.0 B0.0 …
+  //   stage0: F0.0 F1.0 B0.0 …
   // Blank lines and '#' comments are ignored. Throws trident::Error naming the line at fault.
   std::string to_text() const;
   static Schedule from_text(std::string_view text);

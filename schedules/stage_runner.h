@@ -1,5 +1,5 @@
 // The narrow interface between the executor (which knows actions, not math) and what a pipeline
-// rank computes. The GPT implements it (gpt_pipeline_stage.h); tests and benchmarks implement it
+// stage computes. The GPT implements it (gpt_pipeline_stage.h); tests and benchmarks implement it
 // with stand-ins, so the executor's own cost can be measured apart from any model.
 #pragma once
 

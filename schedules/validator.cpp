@@ -17,28 +17,28 @@ struct Checker {
   const Schedule& s;
   std::vector<ValidationIssue> issues;
 
-  void fail(int rank, int pos, const Action* a, const std::string& msg) {
+  void fail(int stage, int pos, const Action* a, const std::string& msg) {
     std::string text = msg;
     if (a) text = a->str() + ": " + msg;
-    issues.push_back({rank, pos, text});
+    issues.push_back({stage, pos, text});
   }
 
-  // Indices, ownership, and that the rank lists match the header.
+  // Indices, ownership, and that the stage lists match the header.
   void check_shape() {
-    if (static_cast<int>(s.ranks.size()) != s.pp)
-      fail(-1, -1, nullptr, "has " + std::to_string(s.ranks.size()) + " rank lists but pp=" + std::to_string(s.pp));
+    if (static_cast<int>(s.stages.size()) != s.pp)
+      fail(-1, -1, nullptr, "has " + std::to_string(s.stages.size()) + " stage lists but pp=" + std::to_string(s.pp));
     if (s.placement == Placement::kVShape && s.v != 2) fail(-1, -1, nullptr, "the V placement needs v=2");
-    for (int r = 0; r < static_cast<int>(s.ranks.size()); ++r) {
-      const auto& l = s.ranks[static_cast<std::size_t>(r)];
+    for (int r = 0; r < static_cast<int>(s.stages.size()); ++r) {
+      const auto& l = s.stages[static_cast<std::size_t>(r)];
       for (int i = 0; i < static_cast<int>(l.size()); ++i) {
         const Action& a = l[static_cast<std::size_t>(i)];
         if (a.mb < 0 || a.mb >= s.micro_batches)
           fail(r, i, &a, "micro-batch " + std::to_string(a.mb) + " is outside [0, " + std::to_string(s.micro_batches) + ")");
         else if (a.chunk < 0 || a.chunk >= s.num_chunks())
           fail(r, i, &a, "chunk " + std::to_string(a.chunk) + " is outside [0, " + std::to_string(s.num_chunks()) + ")");
-        else if (s.rank_of(a.chunk) != r)
-          fail(r, i, &a, "chunk " + std::to_string(a.chunk) + " is held by rank " + std::to_string(s.rank_of(a.chunk)) +
-                             ", not this rank");
+        else if (s.stage_of(a.chunk) != r)
+          fail(r, i, &a, "chunk " + std::to_string(a.chunk) + " is held by stage " + std::to_string(s.stage_of(a.chunk)) +
+                             ", not this stage");
       }
     }
   }
@@ -47,7 +47,7 @@ struct Checker {
   void check_compute() {
     std::map<std::pair<int, int>, std::map<ActionType, std::pair<int, int>>> seen;  // -> type -> (count, position)
     for (int r = 0; r < s.pp; ++r) {
-      const auto& l = s.ranks[static_cast<std::size_t>(r)];
+      const auto& l = s.stages[static_cast<std::size_t>(r)];
       for (int i = 0; i < static_cast<int>(l.size()); ++i) {
         const Action& a = l[static_cast<std::size_t>(i)];
         if (!a.is_compute()) continue;
@@ -68,7 +68,7 @@ struct Checker {
       for (int c = 0; c < s.num_chunks(); ++c) {
         auto it = seen.find({mb, c});
         const std::string what = std::to_string(mb) + "." + std::to_string(c);
-        const int owner = s.rank_of(c);
+        const int owner = s.stage_of(c);
         if (it == seen.end() || !it->second.count(ActionType::kF)) {
           fail(owner, -1, nullptr, "F" + what + " is missing");
           continue;
@@ -93,9 +93,9 @@ struct Checker {
     const Schedule want = lower(strip_communication(s));
     for (int r = 0; r < s.pp; ++r) {
       std::multiset<std::tuple<int, int, int>> expected, got;
-      for (const Action& a : want.ranks[static_cast<std::size_t>(r)])
+      for (const Action& a : want.stages[static_cast<std::size_t>(r)])
         if (!a.is_compute()) expected.insert({static_cast<int>(a.type), a.mb, a.chunk});
-      const auto& l = s.ranks[static_cast<std::size_t>(r)];
+      const auto& l = s.stages[static_cast<std::size_t>(r)];
       for (int i = 0; i < static_cast<int>(l.size()); ++i) {
         const Action& a = l[static_cast<std::size_t>(i)];
         if (a.is_compute()) continue;
@@ -103,8 +103,8 @@ struct Checker {
         got.insert(k);
         if (got.count(k) > 1) fail(r, i, &a, "is repeated");
         else if (!expected.count(k))
-          fail(r, i, &a, a.is_send() ? "sends to no matching receive (no neighbouring chunk on another rank)"
-                                     : "receives from no matching send (no neighbouring chunk on another rank)");
+          fail(r, i, &a, a.is_send() ? "sends to no matching receive (no neighbouring chunk on another stage)"
+                                     : "receives from no matching send (no neighbouring chunk on another stage)");
       }
       check_order(r, l);
       for (const auto& k : expected) {
@@ -135,7 +135,7 @@ struct Checker {
     }
   }
 
-  // Lock-step simulation under the executor's semantics; no rank able to move = deadlock.
+  // Lock-step simulation under the executor's semantics; no stage able to move = deadlock.
   void check_deadlock(const Schedule& lowered) {
     std::set<EventKey> happened;
     std::vector<std::size_t> pc(static_cast<std::size_t>(s.pp), 0);
@@ -143,7 +143,7 @@ struct Checker {
     while (progress) {
       progress = false;
       for (int r = 0; r < s.pp; ++r) {
-        const auto& l = lowered.ranks[static_cast<std::size_t>(r)];
+        const auto& l = lowered.stages[static_cast<std::size_t>(r)];
         auto& i = pc[static_cast<std::size_t>(r)];
         while (i < l.size()) {
           bool ready = true;
@@ -159,12 +159,12 @@ struct Checker {
     int n = 0;
     for (int r = 0; r < s.pp; ++r) {
       const auto i = pc[static_cast<std::size_t>(r)];
-      if (i < lowered.ranks[static_cast<std::size_t>(r)].size()) {
-        const Action& a = lowered.ranks[static_cast<std::size_t>(r)][i];
-        stuck << (n++ ? ", " : "") << "rank " << r << " at position " << i << " (" << a.str() << ")";
+      if (i < lowered.stages[static_cast<std::size_t>(r)].size()) {
+        const Action& a = lowered.stages[static_cast<std::size_t>(r)][i];
+        stuck << (n++ ? ", " : "") << "stage " << r << " at position " << i << " (" << a.str() << ")";
       }
     }
-    if (n > 0) fail(-1, -1, nullptr, "deadlocks: every unfinished rank waits on another: " + stuck.str());
+    if (n > 0) fail(-1, -1, nullptr, "deadlocks: every unfinished stage waits on another: " + stuck.str());
   }
 };
 
@@ -193,9 +193,9 @@ void check_valid(const Schedule& s) {
   for (std::size_t i = 0; i < issues.size() && i < 10; ++i) {
     const auto& e = issues[i];
     os << "\n  ";
-    if (e.rank >= 0) os << "rank " << e.rank;
+    if (e.stage >= 0) os << "stage " << e.stage;
     if (e.position >= 0) os << " position " << e.position;
-    os << (e.rank >= 0 ? ": " : "") << e.message;
+    os << (e.stage >= 0 ? ": " : "") << e.message;
   }
   if (issues.size() > 10) os << "\n  … and " << issues.size() - 10 << " more";
   TRIDENT_FAIL(os.str());

@@ -2,12 +2,12 @@
 //
 // Structural checks (on the compute actions): every (mb, chunk) of the step has exactly one F and
 // either one B or one I and one W; no B/I before its F; no W before its I; no action on a chunk the
-// rank does not hold; micro-batch and chunk indices in range. Communication checks (lowered
+// stage does not hold; micro-batch and chunk indices in range. Communication checks (lowered
 // schedules): every SEND has its RECV on the peer and vice versa, each exactly once, and each
-// sits next to the compute action it serves. Deadlock check: the ranks are simulated in lock-step
+// sits next to the compute action it serves. Deadlock check: the stages are simulated in lock-step
 // under the executor's semantics (sends never block, a receive waits for its send, a compute
-// action waits for its inputs) and a state where no rank can move is a deadlock.
-// Each failure names the rank, the position in its list and the action.
+// action waits for its inputs) and a state where no stage can move is a deadlock.
+// Each failure names the stage, the position in its list and the action.
 #pragma once
 
 #include <string>
@@ -18,8 +18,8 @@
 namespace trident {
 
 struct ValidationIssue {
-  int rank = -1;      // -1: the schedule as a whole
-  int position = -1;  // index in the rank's list, -1 if none
+  int stage = -1;      // -1: the schedule as a whole
+  int position = -1;  // index in the stage's list, -1 if none
   std::string message;
 };
 

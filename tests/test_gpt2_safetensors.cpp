@@ -21,7 +21,7 @@ std::string temp_path(const char* name) {
 
 TEST(Gpt2Safetensors, ExportHasGpt2NamesAndShapes) {
   const GptConfig c = tiny_config();
-  GptModel m(c, StageLayout::whole(c), nullptr, {});
+  GptChunk m(c, ChunkLayout::whole(c), nullptr, {});
   const std::string path = temp_path("gpt2_names.safetensors");
   export_gpt2_safetensors(m, path);
   const SafetensorsFile f(path);
@@ -37,12 +37,12 @@ TEST(Gpt2Safetensors, ExportHasGpt2NamesAndShapes) {
 
 TEST(Gpt2Safetensors, RoundTripIsExact) {
   const GptConfig c = tiny_config();
-  GptModel a(c, StageLayout::whole(c), nullptr, {});
+  GptChunk a(c, ChunkLayout::whole(c), nullptr, {});
   const std::string path = temp_path("gpt2_roundtrip.safetensors");
   export_gpt2_safetensors(a, path);
   GptConfig other_seed = c;
   other_seed.seed = c.seed + 1;
-  GptModel b(other_seed, StageLayout::whole(other_seed), nullptr, {});
+  GptChunk b(other_seed, ChunkLayout::whole(other_seed), nullptr, {});
   import_gpt2_safetensors(b, path);
   for (Parameter* p : a.parameters()) {
     const Tensor& want = p->value;
@@ -55,12 +55,12 @@ TEST(Gpt2Safetensors, RoundTripIsExact) {
 
 TEST(Gpt2Safetensors, OtherModelSizeIsRefusedNamingTheParameter) {
   const GptConfig c = tiny_config();
-  GptModel a(c, StageLayout::whole(c), nullptr, {});
+  GptChunk a(c, ChunkLayout::whole(c), nullptr, {});
   const std::string path = temp_path("gpt2_mismatch.safetensors");
   export_gpt2_safetensors(a, path);
   GptConfig wider = c;
   wider.seq_len = c.seq_len * 2;
-  GptModel b(wider, StageLayout::whole(wider), nullptr, {});
+  GptChunk b(wider, ChunkLayout::whole(wider), nullptr, {});
   try {
     import_gpt2_safetensors(b, path);
     FAIL() << "a checkpoint with seq_len " << c.seq_len << " must not load into seq_len " << wider.seq_len;
@@ -71,7 +71,7 @@ TEST(Gpt2Safetensors, OtherModelSizeIsRefusedNamingTheParameter) {
   }
   GptConfig deeper = c;
   deeper.layers = 3;
-  GptModel d(deeper, StageLayout::whole(deeper), nullptr, {});
+  GptChunk d(deeper, ChunkLayout::whole(deeper), nullptr, {});
   EXPECT_THROW(import_gpt2_safetensors(d, path), Error);  // h.2.* missing
   std::remove(path.c_str());
 }

@@ -6,7 +6,7 @@
 #include <map>
 
 #include "core/allocator.h"
-#include "layers/gpt_model.h"
+#include "layers/gpt_chunk.h"
 #include "tests/gpt_test_util.h"
 
 namespace trident {
@@ -15,14 +15,14 @@ namespace {
 using testing_util::random_tokens;
 using testing_util::tiny_config;
 
-std::map<std::string, Tensor> grads_of(GptModel& m) {
+std::map<std::string, Tensor> grads_of(GptChunk& m) {
   std::map<std::string, Tensor> g;
   for (Parameter* p : m.parameters()) g[p->name()] = p->grad.clone();
   return g;
 }
 
 // One step over `mbs` micro-batches; returns the mean loss over all of them.
-double step(GptModel& m, const Tensor& ids, const Tensor& targets, int mbs) {
+double step(GptChunk& m, const Tensor& ids, const Tensor& targets, int mbs) {
   m.zero_grads();
   const std::int64_t per = ids.dim(0) / mbs;
   double loss = 0;
@@ -37,7 +37,7 @@ double step(GptModel& m, const Tensor& ids, const Tensor& targets, int mbs) {
 
 TEST(GptSerial, ParameterCountMatchesClosedForm) {
   for (GptConfig c : {tiny_config(), GptConfig::mini()}) {
-    GptModel m(c, StageLayout::whole(c), nullptr, {});
+    GptChunk m(c, ChunkLayout::whole(c), nullptr, {});
     std::int64_t n = 0;
     for (Parameter* p : m.parameters()) n += p->export_shape().numel();
     EXPECT_EQ(n, c.parameter_count());
@@ -50,14 +50,14 @@ TEST(GptSerial, ParameterCountMatchesClosedForm) {
 
 TEST(GptSerial, ForwardFlopsTimesThreeIsMegatronFormula) {
   for (GptConfig c : {tiny_config(), GptConfig::mini()}) {
-    GptModel m(c, StageLayout::whole(c), nullptr, {});
+    GptChunk m(c, ChunkLayout::whole(c), nullptr, {});
     for (std::int64_t b : {1, 8}) EXPECT_NEAR(3.0 * m.flops_forward(b) / c.flops_per_step(b), 1.0, 1e-12);
   }
 }
 
 TEST(GptSerial, ParameterNamesAreGpt2s) {
   GptConfig c = tiny_config();
-  GptModel m(c, StageLayout::whole(c), nullptr, {});
+  GptChunk m(c, ChunkLayout::whole(c), nullptr, {});
   std::vector<std::string> names;
   for (Parameter* p : m.parameters()) names.push_back(p->name());
   const std::vector<std::string> block = {"ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias",
@@ -75,7 +75,7 @@ TEST(GptSerial, ParameterNamesAreGpt2s) {
 
 TEST(GptSerial, InitFollowsGpt2) {
   GptConfig c = GptConfig::mini();
-  GptModel m(c, StageLayout::whole(c), nullptr, {});
+  GptChunk m(c, ChunkLayout::whole(c), nullptr, {});
   auto stdev = [](const Tensor& t) {
     double s = 0, s2 = 0;
     for (std::int64_t i = 0; i < t.numel(); ++i) s += t.data<float>()[i], s2 += double(t.data<float>()[i]) * t.data<float>()[i];
@@ -96,7 +96,7 @@ TEST(GptSerial, InitFollowsGpt2) {
 // rounding (~1e-7·loss/eps) to stay far below the tolerance.
 TEST(GptSerial, EveryParameterGradientMatchesFiniteDifferences) {
   GptConfig c = tiny_config();
-  GptModel m(c, StageLayout::whole(c), nullptr, {});
+  GptChunk m(c, ChunkLayout::whole(c), nullptr, {});
   const Tensor ids = random_tokens(2, c, 1, "ids"), targets = random_tokens(2, c, 1, "targets");
   step(m, ids, targets, 2);
   const auto analytic = grads_of(m);
@@ -135,11 +135,11 @@ TEST(GptSerial, EveryParameterGradientMatchesFiniteDifferences) {
 TEST(GptSerial, RecomputeAndSplitBackwardAreExact) {
   GptConfig c = tiny_config();
   const Tensor ids = random_tokens(4, c, 2, "ids"), targets = random_tokens(4, c, 2, "targets");
-  GptModel ref(c, StageLayout::whole(c), nullptr, {});
+  GptChunk ref(c, ChunkLayout::whole(c), nullptr, {});
   const double ref_loss = step(ref, ids, targets, 2);
   const auto ref_grads = grads_of(ref);
   for (Recompute r : {Recompute::kNone, Recompute::kSelective, Recompute::kFull}) {
-    GptModel m(c, StageLayout::whole(c), nullptr, {false, r});
+    GptChunk m(c, ChunkLayout::whole(c), nullptr, {false, r});
     m.zero_grads();
     double loss = 0;
     for (int i = 0; i < 2; ++i) {
@@ -170,7 +170,7 @@ TEST(GptSerial, StashedBytesEqualAllocatorGrowthAndClosedForm) {
   Allocator& alloc = allocator_for(Device::cpu());
   std::map<Recompute, std::int64_t> stashed;
   for (Recompute r : {Recompute::kNone, Recompute::kSelective, Recompute::kFull}) {
-    GptModel m(c, StageLayout::whole(c), nullptr, {false, r});
+    GptChunk m(c, ChunkLayout::whole(c), nullptr, {false, r});
     const std::int64_t before = alloc.stats().current_bytes;
     m.forward(0, ids, targets);
     EXPECT_EQ(alloc.stats().current_bytes - before, m.stashed_bytes(0)) << recompute_name(r);
@@ -187,7 +187,7 @@ TEST(GptSerial, StashedBytesEqualAllocatorGrowthAndClosedForm) {
 
 TEST(GptSerial, BadUseIsAClearError) {
   GptConfig c = tiny_config();
-  GptModel m(c, StageLayout::whole(c), nullptr, {});
+  GptChunk m(c, ChunkLayout::whole(c), nullptr, {});
   const Tensor ids = random_tokens(1, c, 4, "ids");
   EXPECT_THROW(m.backward(0), Error);
   EXPECT_THROW(m.forward(0, ids), Error);  // last stage without targets
@@ -196,7 +196,7 @@ TEST(GptSerial, BadUseIsAClearError) {
   GptConfig odd = c;
   odd.heads = 5;
   try {
-    GptModel bad(odd, StageLayout::whole(odd), nullptr, {});
+    GptChunk bad(odd, ChunkLayout::whole(odd), nullptr, {});
     FAIL() << "hidden 16 with 5 heads must be rejected";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("not divisible by model.heads 5"), std::string::npos) << e.what();

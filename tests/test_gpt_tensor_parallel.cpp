@@ -14,7 +14,7 @@
 
 #include "layers/gather_full.h"
 #include "layers/gpt2_safetensors.h"
-#include "layers/gpt_model.h"
+#include "layers/gpt_chunk.h"
 #include "tests/gpt_test_util.h"
 #include "tests/mpi_test_env.h"
 
@@ -30,7 +30,7 @@ struct StepResult {
 };
 
 // Two micro-batches of two sequences each, gradients accumulated, SP-partial grads reduced.
-StepResult run_step(GptModel& m, const GptConfig& c) {
+StepResult run_step(GptChunk& m, const GptConfig& c) {
   const Tensor ids = random_tokens(4, c, 11, "ids"), targets = random_tokens(4, c, 11, "targets");
   StepResult r;
   m.zero_grads();
@@ -72,7 +72,7 @@ std::unique_ptr<Communicator> tp_group(int tp) {
 
 TEST(GptTensorParallel, MatchesSerialForEveryTpSpAndRecompute) {
   const GptConfig c = tiny_config();
-  GptModel serial(c, StageLayout::whole(c), nullptr, {});
+  GptChunk serial(c, ChunkLayout::whole(c), nullptr, {});
   StepResult want = run_step(serial, c);
   const int world = test_world().size();
   int cases = 0;
@@ -81,7 +81,7 @@ TEST(GptTensorParallel, MatchesSerialForEveryTpSpAndRecompute) {
     auto group = tp_group(tp);
     for (bool sp : {false, true}) {
       for (Recompute r : {Recompute::kNone, Recompute::kSelective, Recompute::kFull}) {
-        GptModel m(c, StageLayout::whole(c), group.get(), {sp, r});
+        GptChunk m(c, ChunkLayout::whole(c), group.get(), {sp, r});
         const std::string what = "tp=" + std::to_string(tp) + " sp=" + std::to_string(sp) + " recompute=" +
                                  std::string(recompute_name(r));
         // Initial weights: each shard is the slice of the serial model's full tensor.
@@ -110,7 +110,7 @@ TEST(GptTensorParallel, IndivisibleSizesAreClearErrors) {
   c.heads = 2 * tp + 1;  // 5 or 9 heads: not divisible by tp
   c.hidden = 4 * c.heads;
   try {
-    GptModel m(c, StageLayout::whole(c), group.get(), {});
+    GptChunk m(c, ChunkLayout::whole(c), group.get(), {});
     ADD_FAILURE() << "heads " << c.heads << " over tp " << tp << " must be rejected";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("model.heads " + std::to_string(c.heads) + " is not divisible by tp " +
@@ -121,7 +121,7 @@ TEST(GptTensorParallel, IndivisibleSizesAreClearErrors) {
   // Sequence parallelism with a micro-batch whose token count tp does not divide.
   GptConfig s = tiny_config();
   s.seq_len = 3;
-  GptModel m(s, StageLayout::whole(s), group.get(), {true, Recompute::kNone});
+  GptChunk m(s, ChunkLayout::whole(s), group.get(), {true, Recompute::kNone});
   const Tensor ids = random_tokens(1, s, 1, "ids");
   try {
     m.forward(0, ids, ids);
@@ -144,23 +144,23 @@ TEST(GptTensorParallel, SafetensorsAreLayoutIndependent) {
   const int world = test_world().size();
   const int tp = world >= 4 ? 4 : world >= 2 ? 2 : 1;
   auto group = tp_group(tp);
-  GptModel sharded(c, StageLayout::whole(c), group.get(), {});
+  GptChunk sharded(c, ChunkLayout::whole(c), group.get(), {});
   const std::string path = "/tmp/trident_tp_export." + std::to_string(test_world().rank() / tp) + ".safetensors";
   export_gpt2_safetensors(sharded, path);
   group->barrier();  // rank 0 of the group wrote it
 
   GptConfig other = c;
   other.seed = c.seed + 5;
-  GptModel serial(other, StageLayout::whole(other), nullptr, {});
+  GptChunk serial(other, ChunkLayout::whole(other), nullptr, {});
   import_gpt2_safetensors(serial, path);
-  GptModel reference(c, StageLayout::whole(c), nullptr, {});
+  GptChunk reference(c, ChunkLayout::whole(c), nullptr, {});
   for (Parameter* p : reference.parameters()) {
     const Tensor& got = serial.find(p->name())->value;
     for (std::int64_t i = 0; i < got.numel(); ++i)
       ASSERT_EQ(got.data<float>()[i], p->value.data<float>()[i]) << p->name();
   }
 
-  GptModel resharded(other, StageLayout::whole(other), group.get(), {});
+  GptChunk resharded(other, ChunkLayout::whole(other), group.get(), {});
   import_gpt2_safetensors(resharded, path);
   for (Parameter* p : sharded.parameters()) {
     const Tensor& got = resharded.find(p->name())->value;

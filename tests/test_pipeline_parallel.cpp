@@ -14,7 +14,7 @@
 #include "parallel/device_mesh.h"
 #include "schedules/executor.h"
 #include "schedules/generators.h"
-#include "schedules/gpt_pipeline_stage.h"
+#include "experiments/train/gpt_pipeline_stage.h"
 #include "tests/gpt_test_util.h"
 #include "tests/mpi_test_env.h"
 
@@ -34,7 +34,7 @@ struct Reference {
 
 // The serial model's step over m micro-batches of one sequence each (computed on every rank).
 Reference serial_step(const GptConfig& c, int m, const Tensor& ids, const Tensor& targets) {
-  GptModel model(c, StageLayout::whole(c), nullptr, {});
+  GptChunk model(c, ChunkLayout::whole(c), nullptr, {});
   Reference r;
   model.zero_grads();
   for (int i = 0; i < m; ++i) {
@@ -136,9 +136,9 @@ TEST(PipelineParallel, HandWrittenScheduleFromTextTrainsCorrectly) {
   if (world.size() != 2) GTEST_SKIP() << "written for pp=2 (runs on 2 ranks)";
   const Schedule s = Schedule::from_text(
       "schedule mine pp=2 v=1 micro_batches=3\n"
-      "# rank 0 splits its last backward into I and W; rank 1 runs W late\n"
-      "rank0: F0.0 F1.0 B0.0 F2.0 I1.0 I2.0 W2.0 W1.0\n"
-      "rank1: F0.1 I0.1 F1.1 B1.1 F2.1 W0.1 B2.1\n");
+      "# stage 0 splits its last backward into I and W; stage 1 runs W late\n"
+      "stage0: F0.0 F1.0 B0.0 F2.0 I1.0 I2.0 W2.0 W1.0\n"
+      "stage1: F0.1 I0.1 F1.1 B1.1 F2.1 W0.1 B2.1\n");
   const GptConfig c = pipeline_config();
   const Tensor ids = testing_util::random_tokens(3, c, 5, "ids"), targets = testing_util::random_tokens(3, c, 5, "t");
   PipelineCase pc(world, {2, 1});

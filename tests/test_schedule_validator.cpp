@@ -1,6 +1,6 @@
 // Schedules as data: every generator's output is valid (compute-only and lowered), survives the
 // text form unchanged, and the validator rejects each kind of malformed or deadlocking schedule
-// with a message naming the rank, the position and the action.
+// with a message naming the stage, the position and the action.
 #include <gtest/gtest.h>
 
 #include "core/error.h"
@@ -15,7 +15,7 @@ std::string first_issue(const Schedule& s) {
   const auto issues = validate(s);
   if (issues.empty()) return "";
   const auto& e = issues.front();
-  return "rank " + std::to_string(e.rank) + " position " + std::to_string(e.position) + ": " + e.message;
+  return "stage " + std::to_string(e.stage) + " position " + std::to_string(e.position) + ": " + e.message;
 }
 
 std::vector<Schedule> all_generated() {
@@ -37,23 +37,23 @@ TEST(ScheduleValidator, EveryGeneratedScheduleIsValidAndRoundTripsAsText) {
     const Schedule low = lower(s);
     ASSERT_EQ(first_issue(low), "") << what << " lowered";
     const Schedule back = Schedule::from_text(low.to_text());
-    EXPECT_EQ(back.ranks, low.ranks) << what;
+    EXPECT_EQ(back.stages, low.stages) << what;
     EXPECT_EQ(back.name, s.name);
     EXPECT_EQ(back.placement, s.placement);
-    EXPECT_EQ(strip_communication(low).ranks, s.ranks) << what;
+    EXPECT_EQ(strip_communication(low).stages, s.stages) << what;
   }
 }
 
 TEST(ScheduleValidator, LoweringPairsEverySendWithOneReceive) {
   const Schedule s = lower(one_f_one_b(2, 2));
-  // rank 0 (chunk 0): F, SEND_F after each forward; RECV_B before each backward.
+  // stage 0 (chunk 0): F, SEND_F after each forward; RECV_B before each backward.
   EXPECT_EQ(Schedule::from_text(s.to_text()).to_text(),
             "schedule 1f1b pp=2 v=1 micro_batches=2 placement=loop\n"
-            "rank0: F0.0 SEND_F0.0 F1.0 SEND_F1.0 RECV_B0.0 B0.0 RECV_B1.0 B1.0\n"
-            "rank1: RECV_F0.1 F0.1 B0.1 SEND_B0.1 RECV_F1.1 F1.1 B1.1 SEND_B1.1\n");
-  // The V placement's turn (chunks pp-1 and pp on one rank) needs no transfer.
+            "stage0: F0.0 SEND_F0.0 F1.0 SEND_F1.0 RECV_B0.0 B0.0 RECV_B1.0 B1.0\n"
+            "stage1: RECV_F0.1 F0.1 B0.1 SEND_B0.1 RECV_F1.1 F1.1 B1.1 SEND_B1.1\n");
+  // The V placement's turn (chunks pp-1 and pp on one stage) needs no transfer.
   const Schedule v = lower(zb_v(2, 1));
-  for (const Action& a : v.ranks[1]) {
+  for (const Action& a : v.stages[1]) {
     EXPECT_FALSE(a.type == ActionType::kSendF && a.chunk == 1) << a.str();
     EXPECT_FALSE(a.type == ActionType::kSendB && a.chunk == 2) << a.str();
   }
@@ -62,75 +62,75 @@ TEST(ScheduleValidator, LoweringPairsEverySendWithOneReceive) {
 Schedule parse(const char* text) { return Schedule::from_text(text); }
 
 TEST(ScheduleValidator, RejectsMissingAndRepeatedActions) {
-  EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=2\nrank0: F0.0 F1.0 B0.0\n")),
-            "rank 0 position -1: B1.0 (or I and W) is missing");
-  EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=1\nrank0: F0.0 B0.0 B0.0\n")),
-            "rank 0 position 2: B0.0: is repeated (first at position 1)");
-  EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=1\nrank0: F0.0 I0.0\n")),
-            "rank 0 position -1: W0.0 is missing");
-  EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=1\nrank0: F0.0 B0.0 W0.0\n")),
-            "rank 0 position 2: W0.0: runs before its input-gradient half I0.0");
+  EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=2\nstage0: F0.0 F1.0 B0.0\n")),
+            "stage 0 position -1: B1.0 (or I and W) is missing");
+  EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=1\nstage0: F0.0 B0.0 B0.0\n")),
+            "stage 0 position 2: B0.0: is repeated (first at position 1)");
+  EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=1\nstage0: F0.0 I0.0\n")),
+            "stage 0 position -1: W0.0 is missing");
+  EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=1\nstage0: F0.0 B0.0 W0.0\n")),
+            "stage 0 position 2: W0.0: runs before its input-gradient half I0.0");
 }
 
 TEST(ScheduleValidator, RejectsBackwardBeforeForwardAndForeignChunks) {
-  EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=1\nrank0: B0.0 F0.0\n")),
-            "rank 0 position 0: B0.0: runs before its forward F0.0");
-  EXPECT_EQ(first_issue(parse("schedule x pp=2 v=1 micro_batches=1\nrank0: F0.0 B0.0 F0.1\nrank1: B0.1\n")),
-            "rank 0 position 2: F0.1: chunk 1 is held by rank 1, not this rank");
-  EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=1\nrank0: F0.0 B0.0 F3.0\n")),
-            "rank 0 position 2: F3.0: micro-batch 3 is outside [0, 1)");
+  EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=1\nstage0: B0.0 F0.0\n")),
+            "stage 0 position 0: B0.0: runs before its forward F0.0");
+  EXPECT_EQ(first_issue(parse("schedule x pp=2 v=1 micro_batches=1\nstage0: F0.0 B0.0 F0.1\nstage1: B0.1\n")),
+            "stage 0 position 2: F0.1: chunk 1 is held by stage 1, not this stage");
+  EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=1\nstage0: F0.0 B0.0 F3.0\n")),
+            "stage 0 position 2: F3.0: micro-batch 3 is outside [0, 1)");
 }
 
 TEST(ScheduleValidator, RejectsUnmatchedAndMisplacedCommunication) {
-  // SEND_F0.0 without the RECV_F0.1 on rank 1.
+  // SEND_F0.0 without the RECV_F0.1 on stage 1.
   EXPECT_EQ(first_issue(parse("schedule x pp=2 v=1 micro_batches=1\n"
-                              "rank0: F0.0 SEND_F0.0 RECV_B0.0 B0.0\n"
-                              "rank1: F0.1 B0.1 SEND_B0.1\n")),
-            "rank 1 position -1: RECV_F0.1: is missing: the transfer from the peer has no receive");
+                              "stage0: F0.0 SEND_F0.0 RECV_B0.0 B0.0\n"
+                              "stage1: F0.1 B0.1 SEND_B0.1\n")),
+            "stage 1 position -1: RECV_F0.1: is missing: the transfer from the peer has no receive");
   // A receive after the forward that needs it.
   EXPECT_EQ(first_issue(parse("schedule x pp=2 v=1 micro_batches=1\n"
-                              "rank0: F0.0 SEND_F0.0 RECV_B0.0 B0.0\n"
-                              "rank1: F0.1 RECV_F0.1 B0.1 SEND_B0.1\n")),
-            "rank 1 position 1: RECV_F0.1: comes after F0.1 (position 0), which needs it");
+                              "stage0: F0.0 SEND_F0.0 RECV_B0.0 B0.0\n"
+                              "stage1: F0.1 RECV_F0.1 B0.1 SEND_B0.1\n")),
+            "stage 1 position 1: RECV_F0.1: comes after F0.1 (position 0), which needs it");
   // A send to nobody: chunk 0 has no predecessor.
   EXPECT_EQ(first_issue(parse("schedule x pp=2 v=1 micro_batches=1\n"
-                              "rank0: F0.0 SEND_F0.0 RECV_B0.0 B0.0 SEND_B0.0\n"
-                              "rank1: RECV_F0.1 F0.1 B0.1 SEND_B0.1\n")),
-            "rank 0 position 4: SEND_B0.0: sends to no matching receive (no neighbouring chunk on another rank)");
+                              "stage0: F0.0 SEND_F0.0 RECV_B0.0 B0.0 SEND_B0.0\n"
+                              "stage1: RECV_F0.1 F0.1 B0.1 SEND_B0.1\n")),
+            "stage 0 position 4: SEND_B0.0: sends to no matching receive (no neighbouring chunk on another stage)");
 }
 
 TEST(ScheduleValidator, RejectsADeadlock) {
-  // Both ranks wait for the other: rank 0 wants rank 1's gradient before sending its activation.
+  // Both stages wait for the other: stage 0 wants stage 1's gradient before sending its activation.
   const Schedule s = parse("schedule x pp=2 v=1 micro_batches=1\n"
-                           "rank0: F0.0 RECV_B0.0 SEND_F0.0 B0.0\n"
-                           "rank1: RECV_F0.1 F0.1 B0.1 SEND_B0.1\n");
+                           "stage0: F0.0 RECV_B0.0 SEND_F0.0 B0.0\n"
+                           "stage1: RECV_F0.1 F0.1 B0.1 SEND_B0.1\n");
   EXPECT_EQ(first_issue(s),
-            "rank -1 position -1: deadlocks: every unfinished rank waits on another: rank 0 at position 1 "
-            "(RECV_B0.0), rank 1 at position 0 (RECV_F0.1)");
+            "stage -1 position -1: deadlocks: every unfinished stage waits on another: stage 0 at position 1 "
+            "(RECV_B0.0), stage 1 at position 0 (RECV_F0.1)");
   try {
     check_valid(s);
     FAIL() << "check_valid must throw";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("deadlocks"), std::string::npos);
   }
-  // The same deadlock in compute-only form: rank 0 runs B of micro-batch 1 before F of micro-batch 1's
-  // successor can exist (GPipe order reversed on the last rank).
+  // The same deadlock in compute-only form: stage 0 runs B of micro-batch 1 before F of micro-batch 1's
+  // successor can exist (GPipe order reversed on the last stage).
   const Schedule c = parse("schedule x pp=2 v=1 micro_batches=2\n"
-                           "rank0: F0.0 B0.0 F1.0 B1.0\n"
-                           "rank1: F1.1 B1.1 F0.1 B0.1\n");
+                           "stage0: F0.0 B0.0 F1.0 B1.0\n"
+                           "stage1: F1.1 B1.1 F0.1 B0.1\n");
   EXPECT_NE(first_issue(c).find("deadlocks"), std::string::npos) << first_issue(c);
 }
 
 TEST(ScheduleValidator, TextErrorsNameTheLine) {
   try {
-    (void)Schedule::from_text("schedule x pp=2\nrank0: F0.0 X1.0\n");
+    (void)Schedule::from_text("schedule x pp=2\nstage0: F0.0 X1.0\n");
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("schedule line 2: "), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("cannot read action 'X1.0'"), std::string::npos) << e.what();
   }
-  EXPECT_THROW((void)Schedule::from_text("rank0: F0.0\n"), Error);
-  EXPECT_THROW((void)Schedule::from_text("schedule x pp=2\nrank5: F0.0\n"), Error);
+  EXPECT_THROW((void)Schedule::from_text("stage0: F0.0\n"), Error);
+  EXPECT_THROW((void)Schedule::from_text("schedule x pp=2\nstage5: F0.0\n"), Error);
   EXPECT_THROW((void)Schedule::from_text("schedule x pp=0\n"), Error);
   EXPECT_THROW((void)make_schedule("pipedream", 2, 1, 4), Error);
 }

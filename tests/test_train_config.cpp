@@ -9,8 +9,8 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "experiments/metrics.h"
-#include "experiments/train_config.h"
+#include "experiments/train/metrics.h"
+#include "experiments/train/train_config.h"
 #include "schedules/generators.h"
 
 namespace trident {
@@ -72,7 +72,7 @@ TEST(TrainConfig, EmptyObjectIsTheDefaultExperiment) {
   EXPECT_EQ(c.layout.order, "tp-pp-dp");
   EXPECT_EQ(c.layout.micro_batches, 4);
   EXPECT_EQ(c.layout.micro_batch_size, 4);
-  EXPECT_TRUE(c.layout.layers_per_stage.empty());
+  EXPECT_TRUE(c.layout.layers_per_chunk.empty());
   EXPECT_EQ(c.steps, 100);
   EXPECT_DOUBLE_EQ(c.optimizer.lr, 1e-3);
   EXPECT_EQ(c.optimizer.warmup_steps, 5);
@@ -95,7 +95,7 @@ TEST(TrainConfig, ToJsonWritesEveryField) {
   EXPECT_EQ(j["optimizer"].size(), 8u);
   EXPECT_EQ(j["data"].size(), 3u);
   EXPECT_EQ(j["model"]["ln_eps"].dump(), "1e-05");  // floats in their shortest form
-  EXPECT_EQ(j["layout"]["layers_per_stage"], json::array());
+  EXPECT_EQ(j["layout"]["layers_per_chunk"], json::array());
 }
 
 TEST(TrainConfig, RoundTripIsIdentity) {
@@ -107,7 +107,7 @@ TEST(TrainConfig, RoundTripIsIdentity) {
                                 "seed": 18446744073709551615, "ln_eps": 1e-6, "init_std": 0.01},
                       "layout": {"dp": 1, "pp": 3, "tp": 3, "order": "pp-tp-dp", "schedule": "interleaved",
                                  "micro_batches": 6, "micro_batch_size": 2, "v": 2,
-                                 "layers_per_stage": [1, 1, 1, 1, 0, 2], "sequence_parallel": true,
+                                 "layers_per_chunk": [1, 1, 1, 1, 0, 2], "sequence_parallel": true,
                                  "recompute": "selective", "zero1": true, "bucket_mb": 2.5,
                                  "overlap_grad_reduce": false},
                       "optimizer": {"lr": 3e-4, "min_lr": 0, "warmup_steps": 0, "beta1": 0.8, "beta2": 0.99,
@@ -117,7 +117,7 @@ TEST(TrainConfig, RoundTripIsIdentity) {
                       "out_dir": "runs/x", "device": "cuda:1", "peak_flops": 1.5e12, "log_interval": 5})"));
   EXPECT_EQ(c.model.seed, 18446744073709551615ull);
   EXPECT_FLOAT_EQ(c.model.ln_eps, 1e-6f);
-  EXPECT_EQ(c.layout.layers_per_stage, (std::vector<std::int64_t>{1, 1, 1, 1, 0, 2}));
+  EXPECT_EQ(c.layout.layers_per_chunk, (std::vector<std::int64_t>{1, 1, 1, 1, 0, 2}));
   EXPECT_TRUE(c.layout.sequence_parallel);
   EXPECT_FALSE(c.layout.overlap_grad_reduce);
   EXPECT_DOUBLE_EQ(c.layout.bucket_mb, 2.5);
@@ -146,7 +146,7 @@ TEST(TrainConfig, OverridesNumbersBoolsStringsAndObjects) {
   const TrainConfig c = parse_train_config(
       json::parse(R"({"layout": {"tp": 1}, "steps": 9})"),
       {"layout.tp=4", "optimizer.lr=3e-4", "layout.sequence_parallel=true", "layout.schedule=gpipe",
-       "out_dir=2024", "data.seed=99", "layout.layers_per_stage=[3,1]", "optimizer={\"beta1\": 0.5, \"eps\": 1e-7}",
+       "out_dir=2024", "data.seed=99", "layout.layers_per_chunk=[3,1]", "optimizer={\"beta1\": 0.5, \"eps\": 1e-7}",
        "layout.recompute=\"full\""});
   EXPECT_EQ(c.layout.tp, 4);         // the override wins over the JSON
   EXPECT_EQ(c.steps, 9);             // the JSON wins over the default
@@ -155,7 +155,7 @@ TEST(TrainConfig, OverridesNumbersBoolsStringsAndObjects) {
   EXPECT_EQ(c.layout.schedule, "gpipe");
   EXPECT_EQ(c.out_dir, "2024");      // a string field keeps the text as written
   EXPECT_EQ(c.data.seed, 99u);
-  EXPECT_EQ(c.layout.layers_per_stage, (std::vector<std::int64_t>{3, 1}));
+  EXPECT_EQ(c.layout.layers_per_chunk, (std::vector<std::int64_t>{3, 1}));
   EXPECT_DOUBLE_EQ(c.optimizer.beta1, 0.5);
   EXPECT_DOUBLE_EQ(c.optimizer.eps, 1e-7);
   EXPECT_DOUBLE_EQ(c.optimizer.beta2, 0.95);  // untouched by the object override
@@ -214,6 +214,12 @@ TEST(TrainConfigErrors, UnknownKeys) {
   EXPECT_MESSAGE(set_error({"layout.tp"}), "is not key.path=value");
 }
 
+TEST(TrainConfigErrors, RenamedKeysNameTheirSuccessor) {
+  EXPECT_MESSAGE(error_of(json::parse(R"({"layout": {"layers_per_stage": [2, 2]}})")),
+                 "'layout.layers_per_stage' was renamed to 'layout.layers_per_chunk'");
+  EXPECT_MESSAGE(set_error({"layout.layers_per_stage=[2,2]"}), "use layout.layers_per_chunk");
+}
+
 TEST(TrainConfigErrors, WrongTypes) {
   std::string m = error_of(json::parse(R"({"layout": {"tp": "2"}})"));
   EXPECT_MESSAGE(m, "layout.tp has the wrong type: found string \"2\", wanted an integer");
@@ -221,8 +227,8 @@ TEST(TrainConfigErrors, WrongTypes) {
   EXPECT_MESSAGE(error_of(json::parse(R"({"layout": 3})")), "layout has the wrong type");
   EXPECT_MESSAGE(error_of(json::parse(R"({"layout": {"sequence_parallel": 1}})")), "layout.sequence_parallel");
   EXPECT_MESSAGE(error_of(json::parse(R"({"optimizer": {"lr": "fast"}})")), "optimizer.lr");
-  EXPECT_MESSAGE(error_of(json::parse(R"({"layout": {"layers_per_stage": [2, "2"]}})")),
-                 "layout.layers_per_stage[1]");
+  EXPECT_MESSAGE(error_of(json::parse(R"({"layout": {"layers_per_chunk": [2, "2"]}})")),
+                 "layout.layers_per_chunk[1]");
   EXPECT_MESSAGE(error_of(json::parse(R"({"data": {"seed": -1}})")), "data.seed");
   EXPECT_MESSAGE(error_of(json::parse(R"({"layout": {"dp": 3000000000}})")), "layout.dp");
   EXPECT_MESSAGE(error_of(json::array()), "the config has the wrong type");
@@ -251,10 +257,10 @@ TEST(TrainConfigErrors, LayersAndChunks) {
   EXPECT_MESSAGE(m, "at least one transformer block");
   EXPECT_MESSAGE(set_error({"layout.pp=1", "layout.tp=1", "model.layers=1", "layout.schedule=zb-v"}),
                  "model.layers 1 is fewer than the 2 pipeline chunks");
-  EXPECT_MESSAGE(set_error({"layout.layers_per_stage=[2,2,0]"}), "layout.layers_per_stage has 3 entries");
-  EXPECT_MESSAGE(set_error({"layout.layers_per_stage=[1,2]"}), "layout.layers_per_stage sums to 3");
-  EXPECT_MESSAGE(set_error({"layout.layers_per_stage=[5,-1]"}), "layout.layers_per_stage[1] is -1");
-  EXPECT_NO_THROW(parse_train_config(json::object(), {"layout.layers_per_stage=[3,1]"}));
+  EXPECT_MESSAGE(set_error({"layout.layers_per_chunk=[2,2,0]"}), "layout.layers_per_chunk has 3 entries");
+  EXPECT_MESSAGE(set_error({"layout.layers_per_chunk=[1,2]"}), "layout.layers_per_chunk sums to 3");
+  EXPECT_MESSAGE(set_error({"layout.layers_per_chunk=[5,-1]"}), "layout.layers_per_chunk[1] is -1");
+  EXPECT_NO_THROW(parse_train_config(json::object(), {"layout.layers_per_chunk=[3,1]"}));
 }
 
 TEST(TrainConfigErrors, ScheduleFile) {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "experiments/data/token_file.h"
-#include "experiments/trainer.h"
+#include "experiments/train/trainer.h"
 #include "tests/mpi_test_env.h"
 
 namespace trident::testing_util {

@@ -1,4 +1,4 @@
-#include "experiments/mesh_check.h"
+#include "experiments/cli/mesh_check.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -3,7 +3,7 @@
 // is strict (unknown keys and wrong types are errors) because a misspelt key that is silently
 // ignored runs the wrong experiment for hours. validate() then checks every value and the
 // combinations of values, before any rank does work.
-#include "experiments/train_config.h"
+#include "experiments/train/train_config.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -61,7 +61,7 @@ const std::vector<Section>& sections() {
       {"layout",
        {IN(layout, dp), IN(layout, pp), IN(layout, tp), IN(layout, order), IN(layout, schedule),
         IN(layout, schedule_file), IN(layout, micro_batches), IN(layout, micro_batch_size), IN(layout, v),
-        IN(layout, layers_per_stage), IN(layout, sequence_parallel), IN(layout, recompute), IN(layout, zero1),
+        IN(layout, layers_per_chunk), IN(layout, sequence_parallel), IN(layout, recompute), IN(layout, zero1),
         IN(layout, bucket_mb), IN(layout, overlap_grad_reduce)}},
       {"optimizer",
        {IN(optimizer, lr), IN(optimizer, min_lr), IN(optimizer, warmup_steps), IN(optimizer, beta1),
@@ -129,7 +129,22 @@ std::vector<std::string> allowed_keys(const std::string& prefix) {
   return keys;
 }
 
+// Keys that were renamed: an old key is an error naming its successor (silently accepting it would
+// keep two spellings alive; silently ignoring it would run the wrong experiment).
+struct RenamedKey {
+  const char* old_key;
+  const char* new_key;
+  const char* why;
+};
+constexpr RenamedKey kRenamedKeys[] = {
+    {"layout.layers_per_stage", "layout.layers_per_chunk",
+     "it lists transformer blocks per chunk (a stage holds v chunks)"},
+};
+
 [[noreturn]] void unknown_key(const std::string& prefix, const std::string& key) {
+  for (const RenamedKey& r : kRenamedKeys)
+    if (dotted(prefix, key) == r.old_key)
+      TRIDENT_FAIL("'", r.old_key, "' was renamed to '", r.new_key, "' (", r.why, "): use ", r.new_key);
   const std::vector<std::string> keys = allowed_keys(prefix);
   std::string list, closest;
   std::size_t best = std::numeric_limits<std::size_t>::max(), best_prefix = 0;
@@ -439,21 +454,21 @@ Pipeline check_schedule(const LayoutConfig& l) {
 }
 
 void check_layers(const TrainConfig& c, const Pipeline& p) {
-  const auto& counts = c.layout.layers_per_stage;
+  const auto& counts = c.layout.layers_per_chunk;
   if (counts.empty()) {
     TRIDENT_CHECK(c.model.layers >= p.chunks, "model.layers ", c.model.layers, " is fewer than the ", p.chunks,
                   " pipeline chunks (", p.how, "): each chunk needs at least one transformer block; use more ",
-                  "layers, a smaller layout.pp or v, or list the blocks per chunk in layout.layers_per_stage");
+                  "layers, a smaller layout.pp or v, or list the blocks per chunk in layout.layers_per_chunk");
     return;
   }
-  TRIDENT_CHECK(static_cast<int>(counts.size()) == p.chunks, "layout.layers_per_stage has ", counts.size(),
+  TRIDENT_CHECK(static_cast<int>(counts.size()) == p.chunks, "layout.layers_per_chunk has ", counts.size(),
                 " entries but the pipeline has ", p.chunks, " chunks (", p.how, "): give one block count per chunk");
   std::int64_t sum = 0;
   for (std::size_t i = 0; i < counts.size(); ++i) {
-    TRIDENT_CHECK(counts[i] >= 0, "layout.layers_per_stage[", i, "] is ", counts[i], ": use 0 or more blocks");
+    TRIDENT_CHECK(counts[i] >= 0, "layout.layers_per_chunk[", i, "] is ", counts[i], ": use 0 or more blocks");
     sum += counts[i];
   }
-  TRIDENT_CHECK(sum == c.model.layers, "layout.layers_per_stage sums to ", sum, " but model.layers is ",
+  TRIDENT_CHECK(sum == c.model.layers, "layout.layers_per_chunk sums to ", sum, " but model.layers is ",
                 c.model.layers, ": the counts must add up to the model's blocks");
 }
 

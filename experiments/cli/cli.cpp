@@ -1,4 +1,4 @@
-#include "experiments/cli.h"
+#include "experiments/cli/cli.h"
 
 #include <cstdio>
 

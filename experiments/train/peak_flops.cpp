@@ -1,5 +1,5 @@
 // The CPU peak probe: barrier, GEMM, reduce. See peak_flops.h for why it runs under contention.
-#include "experiments/peak_flops.h"
+#include "experiments/train/peak_flops.h"
 
 #include <algorithm>
 #include <chrono>

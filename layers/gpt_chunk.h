@@ -1,10 +1,12 @@
-// The part of the GPT a pipeline rank holds (the whole model when pp = 1), TP-sharded, with the
-// micro-batch interface the pipeline executor drives:
+// One chunk of the GPT — a contiguous run of blocks, plus the embedding if it is the first chunk and
+// the final LayerNorm, output layer and loss if it is the last (the whole model when there is one
+// chunk) — TP-sharded, with the micro-batch interface the pipeline executor drives. A pipeline stage
+// holds v chunks (experiments/train/gpt_pipeline_stage.h):
 //
-//   forward(mb, input)      first stage: input = token ids [B, S]; else hidden [n_local, h]
-//                           last stage: also targets; returns the hidden output (empty on the last)
-//   backward_input(mb, dy)  last stage: dy is ignored (the loss seeds it); returns d(input)
-//                           (empty on the first stage)
+//   forward(mb, input)      first chunk: input = token ids [B, S]; else hidden [n_local, h]
+//                           last chunk: also targets; returns the hidden output (empty on the last)
+//   backward_input(mb, dy)  last chunk: dy is ignored (the loss seeds it); returns d(input)
+//                           (empty on the first chunk)
 //   backward_weight(mb)     accumulates this micro-batch's weight gradients, frees its state
 //
 // Each micro-batch's saved activations live in a stash keyed by its id until backward_weight, so
@@ -26,24 +28,24 @@
 
 namespace trident {
 
-// Which blocks a stage holds, and whether it holds the embedding (first stage) and the final
-// LayerNorm, output layer and loss (last stage).
-struct StageLayout {
+// Which blocks a chunk holds, and whether it holds the embedding (first chunk) and the final
+// LayerNorm, output layer and loss (last chunk).
+struct ChunkLayout {
   std::int64_t first_layer = 0;
   std::int64_t num_layers = 0;
   bool has_embedding = true;
   bool has_head = true;
 
-  static StageLayout whole(const GptConfig& config) { return {0, config.layers, true, true}; }
+  static ChunkLayout whole(const GptConfig& config) { return {0, config.layers, true, true}; }
 };
 
-class GptModel {
+class GptChunk {
  public:
   // `tp_group` is the mesh's TP communicator (nullptr: tp = 1). Parameters are initialised from
   // config.seed; the model keeps references to nothing but the group.
-  GptModel(const GptConfig& config, const StageLayout& layout, Communicator* tp_group, TensorParallelOptions options,
+  GptChunk(const GptConfig& config, const ChunkLayout& layout, Communicator* tp_group, TensorParallelOptions options,
            Device device = Device::cpu());
-  ~GptModel();
+  ~GptChunk();
 
   Tensor forward(int mb, const Tensor& input, const Tensor& targets = Tensor(), float loss_scale = 1.0f);
   Tensor backward_input(int mb, const Tensor& dy = Tensor());
@@ -53,12 +55,12 @@ class GptModel {
   // Drops micro-batch mb's saved state without a backward (evaluation: forward only).
   void release(int mb);
 
-  // Mean token loss of micro-batch mb (last stage, after its forward).
+  // Mean token loss of micro-batch mb (last chunk, after its forward).
   double loss(int mb) const;
 
   // Every parameter this rank holds, each once (the tied wte appears once on pp = 1).
   ParameterList parameters();
-  // True for the last stage's own copy of wte (the embedding's copy lives on another chunk): the
+  // True for the last chunk's own copy of wte (the embedding's copy lives on another chunk): the
   // same parameter twice in the full model, so it is counted once (norms, counts, checkpoints).
   bool is_tied_copy(const Parameter* p) const { return head_wte_ && p == &*head_wte_; }
   // Called with each parameter whose gradient backward_weight has just accumulated one more
@@ -85,7 +87,7 @@ class GptModel {
   std::size_t stashed_micro_batches() const { return stash_.size(); }
 
   const GptConfig& config() const { return config_; }
-  const StageLayout& layout() const { return layout_; }
+  const ChunkLayout& layout() const { return layout_; }
   const TensorParallel& tp() const { return *tp_; }
 
  private:
@@ -93,12 +95,12 @@ class GptModel {
   MicroBatch& state(int mb, const char* what);
 
   GptConfig config_;
-  StageLayout layout_;
+  ChunkLayout layout_;
   std::unique_ptr<TensorParallel> tp_;
   std::optional<VocabParallelEmbedding> embedding_;
   std::vector<std::unique_ptr<TransformerBlock>> blocks_;
   std::optional<LayerNorm> ln_f_;
-  std::optional<Parameter> head_wte_;  // the last stage's own copy of wte when it has no embedding
+  std::optional<Parameter> head_wte_;  // the last chunk's own copy of wte when it has no embedding
   std::optional<VocabParallelHead> head_;
   std::map<int, std::unique_ptr<MicroBatch>> stash_;
   std::function<void(Parameter&)> grad_hook_;

@@ -1,4 +1,4 @@
-#include "layers/gpt_model.h"
+#include "layers/gpt_chunk.h"
 
 #include <set>
 
@@ -6,7 +6,7 @@
 
 namespace trident {
 
-struct GptModel::MicroBatch {
+struct GptChunk::MicroBatch {
   VocabParallelEmbedding::Saved embedding;
   std::vector<TransformerBlock::Saved> blocks;
   LayerNorm::Saved ln_f;
@@ -15,13 +15,13 @@ struct GptModel::MicroBatch {
   bool backward_input_done = false;
 };
 
-GptModel::GptModel(const GptConfig& config, const StageLayout& layout, Communicator* tp_group,
+GptChunk::GptChunk(const GptConfig& config, const ChunkLayout& layout, Communicator* tp_group,
                    TensorParallelOptions options, Device device)
     : config_(config), layout_(layout), tp_(std::make_unique<TensorParallel>(tp_group, options)) {
   config_.validate();
   TRIDENT_CHECK(layout.first_layer >= 0 && layout.num_layers >= 0 &&
                     layout.first_layer + layout.num_layers <= config.layers,
-                "stage layers [", layout.first_layer, ", ", layout.first_layer + layout.num_layers,
+                "chunk layers [", layout.first_layer, ", ", layout.first_layer + layout.num_layers,
                 ") are outside the model's ", config.layers, " layers");
   if (layout.has_embedding) embedding_.emplace(config_, *tp_, device);
   for (std::int64_t i = 0; i < layout.num_layers; ++i)
@@ -40,15 +40,15 @@ GptModel::GptModel(const GptConfig& config, const StageLayout& layout, Communica
   for (Parameter* p : parameters()) p->initialize(config_.seed);
 }
 
-GptModel::~GptModel() = default;
+GptChunk::~GptChunk() = default;
 
-GptModel::MicroBatch& GptModel::state(int mb, const char* what) {
+GptChunk::MicroBatch& GptChunk::state(int mb, const char* what) {
   auto it = stash_.find(mb);
   TRIDENT_CHECK(it != stash_.end(), what, " of micro-batch ", mb, " before its forward (or after its backward_weight)");
   return *it->second;
 }
 
-Tensor GptModel::forward(int mb, const Tensor& input, const Tensor& targets, float loss_scale) {
+Tensor GptChunk::forward(int mb, const Tensor& input, const Tensor& targets, float loss_scale) {
   TRIDENT_CHECK(stash_.find(mb) == stash_.end(), "forward of micro-batch ", mb, " twice before its backward");
   auto owned = std::make_unique<MicroBatch>();
   MicroBatch& m = *owned;
@@ -56,7 +56,7 @@ Tensor GptModel::forward(int mb, const Tensor& input, const Tensor& targets, flo
   Tensor x = embedding_ ? embedding_->forward(input, m.embedding) : input.as_2d();
   for (std::size_t i = 0; i < blocks_.size(); ++i) x = blocks_[i]->forward(x, m.blocks[i]);
   if (head_) {
-    TRIDENT_CHECK(targets.defined(), "the last stage's forward needs the targets of micro-batch ", mb);
+    TRIDENT_CHECK(targets.defined(), "the last chunk's forward needs the targets of micro-batch ", mb);
     m.loss = head_->forward(ln_f_->forward(x, m.ln_f), targets, loss_scale, m.head);
     x = Tensor();
   }
@@ -64,7 +64,7 @@ Tensor GptModel::forward(int mb, const Tensor& input, const Tensor& targets, flo
   return x;
 }
 
-Tensor GptModel::backward_input(int mb, const Tensor& dy) {
+Tensor GptChunk::backward_input(int mb, const Tensor& dy) {
   MicroBatch& m = state(mb, "backward_input");
   TRIDENT_CHECK(!m.backward_input_done, "backward_input of micro-batch ", mb, " twice");
   Tensor d = head_ ? ln_f_->backward_input(head_->backward_input(m.head), m.ln_f) : dy.as_2d();
@@ -77,7 +77,7 @@ Tensor GptModel::backward_input(int mb, const Tensor& dy) {
   return d;
 }
 
-void GptModel::backward_weight(int mb) {
+void GptChunk::backward_weight(int mb) {
   MicroBatch& m = state(mb, "backward_weight");
   TRIDENT_CHECK(m.backward_input_done, "backward_weight of micro-batch ", mb, " before its backward_input");
   // The hook sees each layer's parameters as soon as their gradients hold this micro-batch. The
@@ -108,22 +108,22 @@ void GptModel::backward_weight(int mb) {
   stash_.erase(mb);
 }
 
-Tensor GptModel::backward(int mb, const Tensor& dy) {
+Tensor GptChunk::backward(int mb, const Tensor& dy) {
   Tensor dx = backward_input(mb, dy);
   backward_weight(mb);
   return dx;
 }
 
-void GptModel::release(int mb) { stash_.erase(mb); }
+void GptChunk::release(int mb) { stash_.erase(mb); }
 
-double GptModel::loss(int mb) const {
-  TRIDENT_CHECK(head_.has_value(), "loss() is only defined on the last pipeline stage");
+double GptChunk::loss(int mb) const {
+  TRIDENT_CHECK(head_.has_value(), "loss() is only defined on the last chunk");
   auto it = stash_.find(mb);
   TRIDENT_CHECK(it != stash_.end(), "loss of micro-batch ", mb, " is not available (no forward, or freed)");
   return it->second->loss;
 }
 
-ParameterList GptModel::parameters() {
+ParameterList GptChunk::parameters() {
   ParameterList out;
   if (embedding_) embedding_->collect(out);
   for (auto& b : blocks_) b->collect(out);
@@ -134,7 +134,7 @@ ParameterList GptModel::parameters() {
   return out;
 }
 
-void GptModel::set_compute_dtype(DType dtype) {
+void GptChunk::set_compute_dtype(DType dtype) {
   TRIDENT_CHECK(dtype == DType::kF32 || dtype == DType::kBF16, "compute dtype ", dtype_name(dtype),
                 " is not supported: use f32 or bf16");
   compute_dtype_ = dtype;
@@ -142,33 +142,33 @@ void GptModel::set_compute_dtype(DType dtype) {
     if (p->value.ndim() == 2 && p->name() != "wpe.weight") p->set_compute_dtype(dtype);
 }
 
-void GptModel::refresh_compute_copies() {
+void GptChunk::refresh_compute_copies() {
   for (Parameter* p : parameters()) p->refresh_compute_copy();
 }
 
-Parameter* GptModel::find(const std::string& name) {
+Parameter* GptChunk::find(const std::string& name) {
   for (Parameter* p : parameters())
     if (p->name() == name) return p;
   return nullptr;
 }
 
-void GptModel::zero_grads() {
+void GptChunk::zero_grads() {
   for (Parameter* p : parameters()) ops_for(p->grad.device()).fill(p->grad, 0.0f);
 }
 
-void GptModel::reduce_tp_partial_grads() {
+void GptChunk::reduce_tp_partial_grads() {
   for (Parameter* p : parameters())
     if (p->grad_is_tp_partial) tp_->all_reduce(p->grad);
 }
 
-double GptModel::flops_forward(std::int64_t batch) const {
+double GptChunk::flops_forward(std::int64_t batch) const {
   double f = 0.0;
   for (const auto& b : blocks_) f += b->flops_forward(batch);
   if (head_) f += head_->flops_forward(batch * config_.seq_len);
   return f;
 }
 
-std::int64_t GptModel::stashed_bytes(int mb) const {
+std::int64_t GptChunk::stashed_bytes(int mb) const {
   auto it = stash_.find(mb);
   if (it == stash_.end()) return 0;
   // Activations are shared between layers (a layer's output is the next one's saved input), so

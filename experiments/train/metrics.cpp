@@ -1,7 +1,7 @@
 // Run outputs. Metrics lines go through POSIX calls rather than iostreams: a line must reach the
 // kernel in one write(2) (an ofstream may split it at its buffer boundary). Whole files (config,
 // summary) go through write_file_atomically (core/atomic_file.h).
-#include "experiments/metrics.h"
+#include "experiments/train/metrics.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "experiments/checkpoint_files.h"
+#include "experiments/train/checkpoint_files.h"
 
 #include <boost/crc.hpp>
 

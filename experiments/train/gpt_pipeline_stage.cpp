@@ -1,4 +1,4 @@
-#include "schedules/gpt_pipeline_stage.h"
+#include "experiments/train/gpt_pipeline_stage.h"
 
 #include <numeric>
 
@@ -23,24 +23,24 @@ std::vector<std::int64_t> split_layers(std::int64_t layers, int chunks, const st
   return out;
 }
 
-GptPipelineStage::GptPipelineStage(const GptConfig& config, const Schedule& schedule, int pp_rank,
+GptPipelineStage::GptPipelineStage(const GptConfig& config, const Schedule& schedule, int stage,
                                    Communicator* tp_group, TensorParallelOptions options,
                                    const std::vector<std::int64_t>& layers_per_chunk, Device device,
                                    DType compute_dtype)
     : config_(config),
       schedule_(schedule),
-      rank_(pp_rank),
+      stage_(stage),
       device_(device),
       compute_dtype_(compute_dtype),
-      chunks_(schedule.chunks_of(pp_rank)) {
+      chunks_(schedule.chunks_of(stage)) {
   const int total = schedule.num_chunks();
   const auto counts = split_layers(config.layers, total, layers_per_chunk);
   std::int64_t first = 0;
   for (int c = 0; c < total; ++c) {
     const std::int64_t n = counts[static_cast<std::size_t>(c)];
-    if (schedule.rank_of(c) == pp_rank) {
-      const StageLayout layout{first, n, c == 0, c == total - 1};
-      auto model = std::make_unique<GptModel>(config, layout, tp_group, options, device);
+    if (schedule.stage_of(c) == stage) {
+      const ChunkLayout layout{first, n, c == 0, c == total - 1};
+      auto model = std::make_unique<GptChunk>(config, layout, tp_group, options, device);
       model->set_compute_dtype(compute_dtype);
       models_.emplace(c, std::move(model));
     }
@@ -60,18 +60,18 @@ void GptPipelineStage::set_batch(const Tensor& ids, const Tensor& targets, int m
 }
 
 Shape GptPipelineStage::boundary_shape(int) const {
-  const GptModel& any = *models_.begin()->second;
+  const GptChunk& any = *models_.begin()->second;
   return {any.tp().local_tokens(micro_batch_size_ * config_.seq_len), config_.hidden};
 }
 
-GptModel& GptPipelineStage::chunk_model(int chunk) {
+GptChunk& GptPipelineStage::chunk_model(int chunk) {
   auto it = models_.find(chunk);
-  TRIDENT_CHECK(it != models_.end(), "pipeline rank ", rank_, " does not hold chunk ", chunk);
+  TRIDENT_CHECK(it != models_.end(), "stage ", stage_, " does not hold chunk ", chunk);
   return *it->second;
 }
 
 Tensor GptPipelineStage::forward(int mb, int chunk, const Tensor& input) {
-  GptModel& m = chunk_model(chunk);
+  GptChunk& m = chunk_model(chunk);
   const std::int64_t b0 = mb * micro_batch_size_, b1 = b0 + micro_batch_size_;
   const Tensor in = chunk == 0 ? ids_.slice0(b0, b1) : input;
   if (chunk != schedule_.num_chunks() - 1) {
@@ -136,8 +136,8 @@ void GptPipelineStage::sync_tied_embedding(Communicator* embedding_group) {
   if (copies.empty()) return;
   const Ops& ops = ops_for(copies.front()->grad.device());
   if (copies.size() == 2) ops.axpy(1.0f, copies[1]->grad, copies[0]->grad);  // both ends here: sum in memory
-  if (schedule_.rank_of(0) != schedule_.rank_of(last)) {
-    TRIDENT_CHECK(embedding_group != nullptr, "pipeline rank ", rank_, " holds a tied wte but has no embedding group");
+  if (schedule_.stage_of(0) != schedule_.stage_of(last)) {
+    TRIDENT_CHECK(embedding_group != nullptr, "stage ", stage_, " holds a tied wte but has no embedding group");
     embedding_group->all_reduce(copies.front()->grad, ReduceOp::kSum);
   }
   if (copies.size() == 2) copies[1]->grad.copy_from(copies[0]->grad);
@@ -146,7 +146,7 @@ void GptPipelineStage::sync_tied_embedding(Communicator* embedding_group) {
 bool GptPipelineStage::holds_loss() const { return models_.count(schedule_.num_chunks() - 1) != 0; }
 
 double GptPipelineStage::loss() const {
-  TRIDENT_CHECK(holds_loss(), "pipeline rank ", rank_, " does not hold the loss (the last chunk)");
+  TRIDENT_CHECK(holds_loss(), "stage ", stage_, " does not hold the loss (the last chunk)");
   TRIDENT_CHECK(static_cast<int>(losses_.size()) == micro_batches_, "loss() before every micro-batch's forward");
   double sum = 0;
   for (const auto& [mb, l] : losses_) sum += l;

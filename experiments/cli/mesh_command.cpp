@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "experiments/cli.h"
-#include "experiments/mesh_check.h"
+#include "experiments/cli/cli.h"
+#include "experiments/cli/mesh_check.h"
 #include "parallel/comm_backends.h"
 #include "parallel/device_mesh.h"
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "experiments/cli.h"
+#include "experiments/cli/cli.h"
 #include "experiments/data/byte_tokenizer.h"
 #include "experiments/data/corpus_split.h"
 #include "experiments/data/default_corpus.h"

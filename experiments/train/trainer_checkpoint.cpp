@@ -3,9 +3,9 @@
 #include <filesystem>
 
 #include "core/shard_spec.h"
-#include "experiments/checkpoint_files.h"
-#include "experiments/metrics.h"
-#include "experiments/trainer.h"
+#include "experiments/train/checkpoint_files.h"
+#include "experiments/train/metrics.h"
+#include "experiments/train/trainer.h"
 #include "layers/gather_full.h"
 
 namespace trident {

@@ -23,7 +23,7 @@ struct LayoutConfig {
   int micro_batches = 4;                  // per step, per DP replica
   int micro_batch_size = 4;               // sequences per micro-batch
   int v = 2;                              // chunks per rank for interleaved
-  std::vector<std::int64_t> layers_per_stage;  // optional: blocks per chunk (pp·v entries)
+  std::vector<std::int64_t> layers_per_chunk;  // optional: blocks per chunk (pp·v entries)
   bool sequence_parallel = false;
   std::string recompute = "none";         // none | selective | full
   bool zero1 = false;                     // shard optimizer state over DP (reduce-scatter + all-gather)

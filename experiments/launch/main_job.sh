@@ -4,5 +4,5 @@
 # minute on 2 cores. Extra arguments go to `trident train` (e.g. --set steps=100).
 # Run from the repository root after building into build/.
 set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
-exec "$here/experiments/launch.sh" 8 "$here/build/experiments/trident" train "$@"
+here="$(cd "$(dirname "$0")/../.." && pwd)"
+exec "$here/experiments/launch/launch.sh" 8 "$here/build/experiments/trident" train "$@"

@@ -1,4 +1,4 @@
-// The GPT as a pipeline rank runs it: one GptModel per chunk this rank holds (v of them), fed
+// The GPT as a pipeline rank runs it: one GptChunk per chunk this rank holds (v of them), fed
 // micro-batches of one step's batch, behind the executor's StageRunner interface.
 //
 // Chunks cut the L blocks in order: evenly by default (the first L mod C chunks get one extra
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/ops.h"
-#include "layers/gpt_model.h"
+#include "layers/gpt_chunk.h"
 #include "schedules/schedule.h"
 #include "schedules/stage_runner.h"
 
@@ -26,7 +26,7 @@ std::vector<std::int64_t> split_layers(std::int64_t layers, int chunks, const st
 
 class GptPipelineStage final : public StageRunner {
  public:
-  GptPipelineStage(const GptConfig& config, const Schedule& schedule, int pp_rank, Communicator* tp_group,
+  GptPipelineStage(const GptConfig& config, const Schedule& schedule, int stage, Communicator* tp_group,
                    TensorParallelOptions options, const std::vector<std::int64_t>& layers_per_chunk = {},
                    Device device = Device::cpu(), DType compute_dtype = DType::kF32);
 
@@ -57,7 +57,7 @@ class GptPipelineStage final : public StageRunner {
   std::vector<Parameter*> wte_copies();
   // The last stage's second copy of wte when another chunk holds the embedding's.
   bool is_tied_copy(const Parameter* p) const;
-  // Installs the hook on every chunk's model (see GptModel::set_grad_accumulated_hook).
+  // Installs the hook on every chunk's model (see GptChunk::set_grad_accumulated_hook).
   void set_grad_accumulated_hook(const std::function<void(Parameter&)>& hook);
   // Evaluation: forward releases each micro-batch's state at once (no backward will come).
   void set_eval(bool eval) { eval_ = eval; }
@@ -66,17 +66,17 @@ class GptPipelineStage final : public StageRunner {
   double loss() const;      // mean loss over the step's micro-batches (holds_loss() only)
   double flops_forward_per_micro_batch() const;
 
-  GptModel& chunk_model(int chunk);
+  GptChunk& chunk_model(int chunk);
   const std::vector<int>& chunks() const { return chunks_; }
 
  private:
   GptConfig config_;
   Schedule schedule_;
-  int rank_;
+  int stage_;
   Device device_;
   DType compute_dtype_;
   std::vector<int> chunks_;
-  std::map<int, std::unique_ptr<GptModel>> models_;  // global chunk -> model
+  std::map<int, std::unique_ptr<GptChunk>> models_;  // global chunk -> model
   Tensor ids_, targets_;
   std::int64_t micro_batch_size_ = 0;
   int micro_batches_ = 0;

@@ -12,12 +12,12 @@
 #include <optional>
 #include <sstream>
 
-#include "experiments/checkpoint_files.h"
-#include "experiments/cli.h"
+#include "experiments/train/checkpoint_files.h"
+#include "experiments/cli/cli.h"
 #include "experiments/data/default_corpus.h"
 #include "experiments/data/token_file.h"
-#include "experiments/metrics.h"
-#include "experiments/trainer.h"
+#include "experiments/train/metrics.h"
+#include "experiments/train/trainer.h"
 #include "schedules/timeline.h"
 
 namespace po = boost::program_options;

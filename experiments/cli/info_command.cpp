@@ -4,7 +4,7 @@
 
 #include "core/cpu/blas_threads.h"
 #include "core/cuda_probe.h"
-#include "experiments/cli.h"
+#include "experiments/cli/cli.h"
 #include "parallel/comm_backends.h"
 #include "parallel/communicator.h"
 

@@ -19,12 +19,12 @@
 
 #include "core/trace.h"
 #include "experiments/data/token_loader.h"
-#include "experiments/train_config.h"
+#include "experiments/train/train_config.h"
 #include "parallel/data_parallel.h"
 #include "parallel/device_mesh.h"
 #include "parallel/optimizer.h"
 #include "schedules/executor.h"
-#include "schedules/gpt_pipeline_stage.h"
+#include "experiments/train/gpt_pipeline_stage.h"
 
 namespace trident {
 

@@ -1,4 +1,4 @@
-#include "experiments/trainer.h"
+#include "experiments/train/trainer.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,7 +7,7 @@
 #include "core/allocator.h"
 #include "core/cuda_probe.h"
 #include "core/nvtx.h"
-#include "experiments/peak_flops.h"
+#include "experiments/train/peak_flops.h"
 #include "parallel/comm_factory.h"
 #include "schedules/generators.h"
 #include "schedules/timeline.h"
@@ -64,7 +64,7 @@ Trainer::Trainer(const TrainConfig& config, Communicator& world, const std::stri
   const LayoutConfig& l = config_.layout;
   const TensorParallelOptions tp_options{l.sequence_parallel, parse_recompute(l.recompute)};
   stage_ = std::make_unique<GptPipelineStage>(config_.model, schedule_, mesh_.coord().pp, &mesh_.tp_group(),
-                                              tp_options, l.layers_per_stage, device_, compute_dtype_);
+                                              tp_options, l.layers_per_chunk, device_, compute_dtype_);
   executor_ = std::make_unique<PipelineExecutor>(schedule_, &mesh_.pp_group());
   eval_executor_ = std::make_unique<PipelineExecutor>(forward_only(schedule_, std::max(1, config_.eval_batches)),
                                                       &mesh_.pp_group());

@@ -1,12 +1,12 @@
 // `trident schedule`: generate (or load) a pipeline schedule, validate it, and show what the
-// analyzer predicts — bubble per rank, peak stash, makespan — with an ASCII timeline, optionally
+// analyzer predicts — bubble per stage, peak stash, makespan — with an ASCII timeline, optionally
 // saving the schedule's text form (to edit and load back) and a Chrome trace.
 //   trident schedule --name zb-h1 --pp 4 --micro-batches 8 --trace zb.json
 //   trident schedule --file mine.txt --f 1 --b 2 --p2p 0.1
 #include <cstdio>
 #include <sstream>
 
-#include "experiments/cli.h"
+#include "experiments/cli/cli.h"
 #include "parallel/communicator.h"
 #include "schedules/analyzer.h"
 #include "schedules/generators.h"
@@ -38,7 +38,7 @@ int run_schedule(const ScheduleJob& job, Communicator& world) {
   std::snprintf(line, sizeof line, "costs per chunk: F=%g B=%g I=%g W=%g p2p=%g\n\n", job.costs.f, job.costs.b,
                 job.costs.i, job.costs.w, job.costs.p2p);
   os << line << render_ascii(a, s.pp, job.unit) << "\n";
-  std::snprintf(line, sizeof line, "%5s %10s %10s %8s %11s\n", "rank", "busy", "bubble", "bubble%", "peak stash");
+  std::snprintf(line, sizeof line, "%5s %10s %10s %8s %11s\n", "stage", "busy", "bubble", "bubble%", "peak stash");
   os << line;
   for (int r = 0; r < s.pp; ++r) {
     const auto i = static_cast<std::size_t>(r);
@@ -55,7 +55,7 @@ int run_schedule(const ScheduleJob& job, Communicator& world) {
   if (!job.trace.empty()) {
     TraceNames names;
     for (int r = 0; r < s.pp; ++r) {
-      names.processes[r] = "rank " + std::to_string(r);
+      names.processes[r] = "stage " + std::to_string(r);
       names.threads[{r, 0}] = "compute";
       names.threads[{r, 1}] = "pp comm";
     }
@@ -77,8 +77,8 @@ Command make_schedule_command() {
     d.add_options()
       ("name", po::value<std::string>()->default_value("1f1b"), "gpipe, 1f1b, interleaved, zb-h1 or zb-v")
       ("file", po::value<std::string>(), "load a schedule in text form instead of generating one")
-      ("pp", po::value<int>()->default_value(4), "pipeline ranks")
-      ("v", po::value<int>()->default_value(2), "chunks per rank (interleaved)")
+      ("pp", po::value<int>()->default_value(4), "pipeline stages")
+      ("v", po::value<int>()->default_value(2), "chunks per stage (interleaved)")
       ("micro-batches", po::value<int>()->default_value(8), "micro-batches per step")
       ("f", po::value<double>()->default_value(1.0), "cost of a forward of one chunk")
       ("b", po::value<double>()->default_value(2.0), "cost of a full backward of one chunk")

@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "experiments/cli.h"
+#include "experiments/cli/cli.h"
 #include "parallel/mpi/mpi_communicator.h"
 
 namespace po = boost::program_options;
