@@ -10,7 +10,7 @@
 
 #include "core/error.h"
 #include "experiments/train/metrics.h"
-#include "experiments/train/train_config.h"
+#include "experiments/plan/train_config.h"
 #include "schedules/generators.h"
 
 namespace trident {

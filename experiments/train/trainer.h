@@ -19,7 +19,7 @@
 
 #include "core/trace.h"
 #include "experiments/data/token_loader.h"
-#include "experiments/train/train_config.h"
+#include "experiments/plan/train_config.h"
 #include "parallel/data_parallel.h"
 #include "parallel/device_mesh.h"
 #include "parallel/optimizer.h"

@@ -3,7 +3,7 @@
 // is strict (unknown keys and wrong types are errors) because a misspelt key that is silently
 // ignored runs the wrong experiment for hours. validate() then checks every value and the
 // combinations of values, before any rank does work.
-#include "experiments/train/train_config.h"
+#include "experiments/plan/train_config.h"
 
 #include <algorithm>
 #include <cerrno>
