@@ -128,7 +128,7 @@ double total_reduce_seconds(Trainer* trainer) {
     if (trainer) {
       DataParallel& dp = trainer->data_parallel();
       trainer->mesh().dp_group().barrier();  // start together: a rank's time is the reduction's alone
-      dp.start_step(1);
+      dp.start_step();
       const Clock::time_point t0 = Clock::now();
       dp.finish_grad_reduce();
       t = since(t0);

@@ -103,10 +103,12 @@ void BM_MiniBubble(benchmark::State& state, const std::string& name) {
   std::optional<DeviceMesh> mesh;
   std::optional<GptPipelineStage> stage;
   std::optional<PipelineExecutor> ex;
+  std::unique_ptr<GradSync> sync;
   if (active) {
     mesh.emplace(*group, MeshLayout(1, kPp, 1));
     stage.emplace(c, s, mesh->coord().pp, &mesh->tp_group(), TensorParallelOptions{});
     ex.emplace(s, &mesh->pp_group());
+    sync = stage->wire_grad_sync(stage->parameters(), &mesh->tp_group(), mesh->embedding_group(), nullptr);
     const Tensor ids = testing_util::random_tokens(kMicroBatches, c, 1, "ids");
     stage->set_batch(ids, testing_util::random_tokens(kMicroBatches, c, 1, "targets"));
   }
@@ -114,8 +116,9 @@ void BM_MiniBubble(benchmark::State& state, const std::string& name) {
     g_world->barrier();  // start the ranks together: the bubble is measured from a common start
     if (!active) return {};
     stage->zero_grads();
+    sync->start_step(s.micro_batches);
     ExecutionStats st = ex->run(*stage);
-    stage->finish_grads(mesh->embedding_group());
+    sync->finish();
     return st;
   };
   step();  // warm-up: allocations, MPI connections

@@ -156,11 +156,6 @@ void GptChunk::zero_grads() {
   for (Parameter* p : parameters()) ops_for(p->grad.device()).fill(p->grad, 0.0f);
 }
 
-void GptChunk::reduce_tp_partial_grads() {
-  for (Parameter* p : parameters())
-    if (p->grad_is_tp_partial) tp_->all_reduce(p->grad);
-}
-
 double GptChunk::flops_forward(std::int64_t batch) const {
   double f = 0.0;
   for (const auto& b : blocks_) f += b->flops_forward(batch);

@@ -64,8 +64,8 @@ class GptChunk {
   // same parameter twice in the full model, so it is counted once (norms, counts, checkpoints).
   bool is_tied_copy(const Parameter* p) const { return head_wte_ && p == &*head_wte_; }
   // Called with each parameter whose gradient backward_weight has just accumulated one more
-  // micro-batch into (per layer, as the backward goes): data parallelism starts reducing a bucket
-  // as soon as its gradients are final.
+  // micro-batch into (per layer, as the backward goes). GradSync (parallel/grad_sync.h) counts
+  // these to decide when a gradient is final, so its reduction can start during the backward.
   void set_grad_accumulated_hook(std::function<void(Parameter&)> hook) { grad_hook_ = std::move(hook); }
   Parameter* find(const std::string& name);
   void zero_grads();
@@ -76,9 +76,6 @@ class GptChunk {
   DType compute_dtype() const { return compute_dtype_; }
   // After the masters changed (optimizer step, checkpoint load): re-round the compute copies.
   void refresh_compute_copies();
-  // Gradients that are partial sums over TP (sequence parallelism) are all-reduced over TP. Call
-  // once after the last backward of a step.
-  void reduce_tp_partial_grads();
 
   // Forward FLOPs of this rank for one micro-batch of `batch` sequences (matmuls, model FLOPs).
   double flops_forward(std::int64_t batch) const;

@@ -60,7 +60,7 @@ DataParallel::DataParallel(std::vector<DpTensor> tensors, Communicator* group, D
     }
     buckets_.push_back(std::move(b));
   }
-  remaining_.assign(tensors.size(), 0);
+  final_.assign(tensors.size(), false);
 }
 
 Tensor DataParallel::exp_avg(int i) const {
@@ -82,9 +82,8 @@ void DataParallel::zero_grads() {
   for (Bucket& b : buckets_) ops_for(b.grads.device()).fill(b.grads, 0.0f);
 }
 
-void DataParallel::start_step(int contributions) {
-  TRIDENT_CHECK(contributions >= 1, "start_step needs at least one contribution per gradient");
-  for (int& r : remaining_) r = contributions;
+void DataParallel::start_step() {
+  std::fill(final_.begin(), final_.end(), false);
   for (Bucket& b : buckets_) {
     TRIDENT_CHECK(!b.request.valid(), "start_step while a bucket reduction of the last step is in flight");
     b.pending = static_cast<int>(b.members.size());
@@ -105,20 +104,13 @@ void DataParallel::launch(Bucket& b) {
   comm_s_ += since(t0);
 }
 
-void DataParallel::grad_ready(int tensor) {
-  int& r = remaining_[static_cast<std::size_t>(tensor)];
-  TRIDENT_CHECK(r > 0, "gradient of tensor ", tensor, " received more contributions than the step has micro-batches");
-  if (--r > 0) return;
+void DataParallel::grad_final(int tensor) {
+  TRIDENT_CHECK(!final_.at(static_cast<std::size_t>(tensor)), "gradient of tensor ", tensor,
+                " was already final this step");
+  final_[static_cast<std::size_t>(tensor)] = true;
   Bucket& b = buckets_[static_cast<std::size_t>(slot(tensor).bucket)];
   if (--b.pending == 0 && options_.overlap) launch(b);
   progress();
-}
-
-void DataParallel::grad_final(int tensor) {
-  int& r = remaining_[static_cast<std::size_t>(tensor)];
-  TRIDENT_CHECK(r > 0, "gradient of tensor ", tensor, " was already final");
-  r = 1;
-  grad_ready(tensor);
 }
 
 void DataParallel::progress() {

@@ -5,8 +5,8 @@
 // and the two AdamW moments — and every tensor is rebound to a view into them, so reducing a
 // bucket is one collective on one buffer with no copies.
 //
-// During the step, grad_ready(i) counts micro-batch contributions to tensor i's gradient; when
-// every tensor of a bucket has all its contributions, the bucket's reduction starts non-blocking
+// During the step, grad_final(i) says tensor i's gradient is final (GradSync, parallel/grad_sync.h,
+// decides when); once every tensor of a bucket is final, the bucket's reduction starts non-blocking
 // (overlapping the remaining backward) if `overlap` is on, else everything is reduced at the end.
 // Plain DP all-reduces the gradients (average). ZeRO-1 reduce-scatters them instead: DP rank d
 // receives the averaged shard d of each bucket, updates only that shard of the parameters with only
@@ -68,11 +68,9 @@ class DataParallel {
   Tensor exp_avg_sq(int tensor) const;
 
   void zero_grads();
-  // Begins a step in which every gradient receives `contributions` micro-batch contributions.
-  void start_step(int contributions);
-  // Tensor i's gradient received one more contribution.
-  void grad_ready(int tensor);
-  // Tensor i's gradient is final now, whatever its count (tied embeddings: summed elsewhere first).
+  // Begins a step: no gradient is final yet.
+  void start_step();
+  // Tensor i's gradient is final for this step (once per step per tensor).
   void grad_final(int tensor);
   // Gives MPI a chance to progress launched reductions (call between pieces of work).
   void progress();
@@ -95,7 +93,7 @@ class DataParallel {
   int dp_ = 1;
   std::vector<Bucket> buckets_;
   std::vector<Slot> slots_;
-  std::vector<int> remaining_;  // contributions still missing per tensor
+  std::vector<bool> final_;     // per tensor: final this step
   std::vector<Shape> shapes_;
   double comm_s_ = 0.0;
 };

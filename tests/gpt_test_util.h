@@ -2,10 +2,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
 
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "layers/gpt_chunk.h"
 #include "layers/gpt_config.h"
+#include "parallel/grad_sync.h"
 
 namespace trident::testing_util {
 
@@ -32,6 +37,22 @@ inline Tensor random_tokens(std::int64_t batch, const GptConfig& c, std::uint64_
     t.data<std::int32_t>()[i] = static_cast<std::int32_t>(rng_uniform(key, static_cast<std::uint64_t>(i)) *
                                                           static_cast<double>(c.vocab));
   return t;
+}
+
+// Gradient sync for one chunk run on its own (no pipeline, no data parallelism): the chunk's hook
+// reports to the returned GradSync, which reduces TP-partial gradients over the chunk's TP group.
+// Call start_step(m) before the micro-batches and finish() after; keep it alive meanwhile.
+inline std::unique_ptr<GradSync> wire_grad_sync(GptChunk& m) {
+  auto index = std::make_shared<std::map<const Parameter*, int>>();
+  std::vector<GradSyncTensor> tensors;
+  for (Parameter* p : m.parameters()) {
+    index->emplace(p, static_cast<int>(tensors.size()));
+    tensors.push_back({&p->grad, p->grad_is_tp_partial, false, p->name()});
+  }
+  auto sync = std::make_unique<GradSync>(std::move(tensors), m.tp().group(), nullptr, nullptr);
+  GradSync* target = sync.get();
+  m.set_grad_accumulated_hook([index, target](Parameter& p) { target->accumulated(index->at(&p)); });
+  return sync;
 }
 
 }  // namespace trident::testing_util

@@ -24,6 +24,8 @@ std::map<std::string, Tensor> grads_of(GptChunk& m) {
 // One step over `mbs` micro-batches; returns the mean loss over all of them.
 double step(GptChunk& m, const Tensor& ids, const Tensor& targets, int mbs) {
   m.zero_grads();
+  const auto sync = testing_util::wire_grad_sync(m);
+  sync->start_step(mbs);
   const std::int64_t per = ids.dim(0) / mbs;
   double loss = 0;
   for (int i = 0; i < mbs; ++i) {
@@ -31,7 +33,7 @@ double step(GptChunk& m, const Tensor& ids, const Tensor& targets, int mbs) {
     loss += m.loss(i) / mbs;
     m.backward(i);
   }
-  m.reduce_tp_partial_grads();
+  sync->finish();
   return loss;
 }
 

@@ -34,12 +34,14 @@ StepResult run_step(GptChunk& m, const GptConfig& c) {
   const Tensor ids = random_tokens(4, c, 11, "ids"), targets = random_tokens(4, c, 11, "targets");
   StepResult r;
   m.zero_grads();
+  const auto sync = testing_util::wire_grad_sync(m);
+  sync->start_step(2);
   for (int i = 0; i < 2; ++i) {
     m.forward(i, ids.slice0(2 * i, 2 * i + 2), targets.slice0(2 * i, 2 * i + 2), 0.5f);
     r.loss += m.loss(i) / 2;
     m.backward(i);
   }
-  m.reduce_tp_partial_grads();
+  sync->finish();
   for (Parameter* p : m.parameters()) r.grads[p->name()] = gather_full(*p, p->grad, m.tp());
   return r;
 }

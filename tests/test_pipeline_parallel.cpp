@@ -63,8 +63,10 @@ class PipelineCase {
     PipelineExecutor executor(schedule, &mesh_.pp_group());
     stage.set_batch(ids, targets);
     stage.zero_grads();
+    const auto sync = stage.wire_grad_sync(stage.parameters(), &mesh_.tp_group(), mesh_.embedding_group(), nullptr);
+    sync->start_step(schedule.micro_batches);
     const ExecutionStats stats = executor.run(stage);
-    stage.finish_grads(mesh_.embedding_group());
+    sync->finish();
     int compared = 0;
     if (stage.holds_loss()) {
       EXPECT_NEAR(stage.loss(), ref.loss, 1e-5 * ref.loss) << what;

@@ -1,5 +1,6 @@
 #include "experiments/train/gpt_pipeline_stage.h"
 
+#include <algorithm>
 #include <numeric>
 
 #include "core/ops.h"
@@ -106,11 +107,6 @@ void GptPipelineStage::refresh_compute_copies() {
   for (auto& [c, m] : models_) m->refresh_compute_copies();
 }
 
-void GptPipelineStage::finish_grads(Communicator* embedding_group) {
-  for (auto& [c, m] : models_) m->reduce_tp_partial_grads();
-  sync_tied_embedding(embedding_group);
-}
-
 std::vector<Parameter*> GptPipelineStage::wte_copies() {
   // The embedding's (chunk 0) and the head's (last chunk); one parameter when they are one model.
   std::vector<Parameter*> copies;
@@ -126,21 +122,27 @@ bool GptPipelineStage::is_tied_copy(const Parameter* p) const {
   return false;
 }
 
-void GptPipelineStage::set_grad_accumulated_hook(const std::function<void(Parameter&)>& hook) {
-  for (auto& [c, m] : models_) m->set_grad_accumulated_hook(hook);
-}
-
-void GptPipelineStage::sync_tied_embedding(Communicator* embedding_group) {
-  const int last = schedule_.num_chunks() - 1;
-  std::vector<Parameter*> copies = wte_copies();
-  if (copies.empty()) return;
-  const Ops& ops = ops_for(copies.front()->grad.device());
-  if (copies.size() == 2) ops.axpy(1.0f, copies[1]->grad, copies[0]->grad);  // both ends here: sum in memory
-  if (schedule_.stage_of(0) != schedule_.stage_of(last)) {
-    TRIDENT_CHECK(embedding_group != nullptr, "stage ", stage_, " holds a tied wte but has no embedding group");
-    embedding_group->all_reduce(copies.front()->grad, ReduceOp::kSum);
+std::unique_ptr<GradSync> GptPipelineStage::wire_grad_sync(const ParameterList& order, Communicator* tp_group,
+                                                          Communicator* embedding_group, DataParallel* dp) {
+  const std::vector<Parameter*> wte = wte_copies();
+  auto index = std::make_shared<std::map<const Parameter*, int>>();
+  std::vector<GradSyncTensor> tensors;
+  for (Parameter* p : order) {
+    const bool tied = std::find(wte.begin(), wte.end(), p) != wte.end();
+    index->emplace(p, static_cast<int>(tensors.size()));
+    tensors.push_back({&p->grad, p->grad_is_tp_partial, tied, p->name()});
   }
-  if (copies.size() == 2) copies[1]->grad.copy_from(copies[0]->grad);
+  TRIDENT_CHECK(index->size() == parameters().size(), "wire_grad_sync: the order lists ", index->size(),
+                " parameters but stage ", stage_, " holds ", parameters().size());
+  const bool ends_apart = schedule_.stage_of(0) != schedule_.stage_of(schedule_.num_chunks() - 1);
+  TRIDENT_CHECK(wte.empty() || !ends_apart || embedding_group != nullptr, "stage ", stage_,
+                " holds a tied wte but has no embedding group");
+  auto sync = std::make_unique<GradSync>(std::move(tensors), tp_group, ends_apart ? embedding_group : nullptr, dp);
+  GradSync* target = sync.get();
+  for (auto& [c, m] : models_) m->set_grad_accumulated_hook([index, target](Parameter& p) {
+    target->accumulated(index->at(&p));
+  });
+  return sync;
 }
 
 bool GptPipelineStage::holds_loss() const { return models_.count(schedule_.num_chunks() - 1) != 0; }

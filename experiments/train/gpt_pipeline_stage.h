@@ -4,8 +4,9 @@
 // Chunks cut the L blocks in order: evenly by default (the first L mod C chunks get one extra
 // block), or by an explicit list of blocks per chunk. Chunk 0 also holds the embedding; the last
 // chunk the final LayerNorm, the output layer and the loss, with its own copy of the tied wte.
-// finish_grads() makes the copies' gradients equal to their sum (in memory when one rank holds
-// both, e.g. the V placement; over the mesh's embedding group otherwise).
+// wire_grad_sync() hands the stage's gradients to GradSync (parallel/grad_sync.h), which decides
+// when each is final: TP-partial sums, the tied wte copies (summed in memory when one stage holds
+// both, e.g. the V placement; over the mesh's embedding group otherwise), data parallelism.
 #pragma once
 
 #include <functional>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "core/ops.h"
+#include "parallel/grad_sync.h"
 #include "layers/gpt_chunk.h"
 #include "schedules/schedule.h"
 #include "schedules/stage_runner.h"
@@ -48,17 +50,16 @@ class GptPipelineStage final : public StageRunner {
   void zero_grads();
   // After the optimizer changed the f32 masters: re-round every chunk's compute (bf16) copies.
   void refresh_compute_copies();
-  // After the step's last backward: TP-partial gradients reduced over TP, and the tied wte copies
-  // summed (`embedding_group`: the mesh's, null on ranks holding neither end).
-  void finish_grads(Communicator* embedding_group);
-  // The second half of finish_grads alone (the trainer reduces TP-partial gradients per layer).
-  void sync_tied_embedding(Communicator* embedding_group);
-  // The wte copies this rank holds (0, 1 or 2 parameters).
+  // Gradient synchronisation of this stage's parameters, tensor i being order[i] (DataParallel's
+  // tensor order; `dp` may be null): TP-partial flags from the layers, the wte copies tied over
+  // `embedding_group` when the first and the last chunk live on different stages. Installs every
+  // chunk's gradient hook to report to the returned GradSync, which must outlive the steps run.
+  std::unique_ptr<GradSync> wire_grad_sync(const ParameterList& order, Communicator* tp_group,
+                                           Communicator* embedding_group, DataParallel* dp);
+  // The wte copies this stage holds (0, 1 or 2 parameters).
   std::vector<Parameter*> wte_copies();
-  // The last stage's second copy of wte when another chunk holds the embedding's.
+  // The last chunk's second copy of wte when another chunk holds the embedding's.
   bool is_tied_copy(const Parameter* p) const;
-  // Installs the hook on every chunk's model (see GptChunk::set_grad_accumulated_hook).
-  void set_grad_accumulated_hook(const std::function<void(Parameter&)>& hook);
   // Evaluation: forward releases each micro-batch's state at once (no backward will come).
   void set_eval(bool eval) { eval_ = eval; }
 

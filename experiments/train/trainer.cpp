@@ -78,9 +78,7 @@ Trainer::Trainer(const TrainConfig& config, Communicator& world, const std::stri
   for (Parameter* p : wte) params_.push_back(p);
   std::vector<DpTensor> tensors;
   std::vector<OptimizerTensorInfo> info;
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    Parameter* p = params_[i];
-    index_[p] = static_cast<int>(i);
+  for (Parameter* p : params_) {
     tensors.push_back({&p->value, &p->grad});
     // Counted once in the norm: replicated tensors on TP rank 0 only, tied copies not at all.
     info.push_back({p->weight_decay(), (!p->replicated() || mesh_.coord().tp == 0) && !stage_->is_tied_copy(p)});
@@ -90,13 +88,12 @@ Trainer::Trainer(const TrainConfig& config, Communicator& world, const std::stri
   dpo.overlap = l.overlap_grad_reduce;
   dpo.zero1 = l.zero1;
   dp_ = std::make_unique<DataParallel>(tensors, &mesh_.dp_group(), dpo);
+  grad_sync_ = stage_->wire_grad_sync(params_, &mesh_.tp_group(), mesh_.embedding_group(), dp_.get());
   const OptimizerConfig& o = config_.optimizer;
   optimizer_ = std::make_unique<DistributedAdamW>(
       *dp_, info, &world_,
       AdamWConfig{static_cast<float>(o.beta1), static_cast<float>(o.beta2), static_cast<float>(o.eps),
                   static_cast<float>(o.weight_decay), o.grad_clip});
-  contributions_.assign(params_.size(), 0);
-  stage_->set_grad_accumulated_hook([this](Parameter& p) { on_grad_accumulated(p); });
 
   train_.emplace(TokenFile(train_path), static_cast<int>(config_.model.seq_len), config_.data.seed);
   val_.emplace(TokenFile(val_path), static_cast<int>(config_.model.seq_len), config_.data.seed + 1);
@@ -109,15 +106,6 @@ Trainer::Trainer(const TrainConfig& config, Communicator& world, const std::stri
 }
 
 Trainer::~Trainer() = default;
-
-void Trainer::on_grad_accumulated(Parameter& p) {
-  if (p.name() == "wte.weight") return;  // summed over the embedding group after the schedule
-  const int i = index_.at(&p);
-  if (++contributions_[static_cast<std::size_t>(i)] < schedule_.micro_batches) return;
-  // Final: sequence-parallel partial sums are completed over TP before DP reduces them.
-  if (p.grad_is_tp_partial) mesh_.tp_group().all_reduce(p.grad, ReduceOp::kSum);
-  dp_->grad_final(i);
-}
 
 nlohmann::json Trainer::train_step() {
   const LayoutConfig& l = config_.layout;
@@ -133,16 +121,13 @@ nlohmann::json Trainer::train_step() {
   train_->batch(samples_consumed_ + mesh_.coord().dp * per_replica, per_replica, ids, targets);
   stage_->set_batch(ids, targets);
   dp_->zero_grads();
-  dp_->start_step(schedule_.micro_batches);
-  std::fill(contributions_.begin(), contributions_.end(), 0);
+  grad_sync_->start_step(schedule_.micro_batches);
 
   const ExecutionStats stats = executor_->run(*stage_);
-  stage_->sync_tied_embedding(mesh_.embedding_group());
-  for (Parameter* p : stage_->wte_copies()) dp_->grad_final(index_.at(p));
   const Clock::time_point reduce_start = Clock::now();
   {
-    const NvtxRange range("dp finish_grad_reduce", NvtxColor::kOptimizer);
-    dp_->finish_grad_reduce();
+    const NvtxRange range("grad sync finish", NvtxColor::kOptimizer);
+    grad_sync_->finish();
   }
   const double reduce_wait = since(reduce_start);
 

@@ -5,9 +5,10 @@
 //
 // One step on every rank:
 //   samples [consumed + d·L, consumed + (d+1)·L) of the training file (d: DP rank, L = m·b)
-//   -> executor runs the schedule (the model's gradient hook reduces TP-partial gradients and marks
-//      DP buckets final as the backward goes, so their all-reduce overlaps the rest of it)
-//   -> tied wte copies summed over the embedding group -> remaining DP reductions
+//   -> executor runs the schedule (the layers report each gradient accumulation to GradSync, which
+//      reduces TP-partial gradients and hands final ones to the DP buckets as the backward goes, so
+//      their reduction overlaps the rest of it)
+//   -> GradSync::finish: tied wte copies summed over the embedding group, remaining DP reductions
 //   -> global loss; optimizer step (skipped everywhere on a non-finite loss or norm)
 #pragma once
 
@@ -64,8 +65,6 @@ class Trainer {
   const std::vector<TraceEvent>& last_step_trace() const { return trace_; }
 
  private:
-  void on_grad_accumulated(Parameter& p);
-
   TrainConfig config_;
   Communicator& world_;   // host communicator (MPI): metrics, config, checkpoints' bookkeeping
   Device device_;         // where the model lives: cpu, or this rank's GPU
@@ -79,9 +78,8 @@ class Trainer {
   std::unique_ptr<GptPipelineStage> stage_;
   std::unique_ptr<PipelineExecutor> executor_, eval_executor_;
   ParameterList params_;                 // in DataParallel's order
-  std::map<const Parameter*, int> index_;
-  std::vector<int> contributions_;       // per tensor, this step
   std::unique_ptr<DataParallel> dp_;
+  std::unique_ptr<GradSync> grad_sync_;  // decides when each gradient is final
   std::unique_ptr<DistributedAdamW> optimizer_;
   std::optional<TokenLoader> train_, val_;
   std::int64_t step_ = 0;
