@@ -206,7 +206,7 @@ void register_benchmarks(Communicator& mpi_world) {
   static Bench bench;
   try {
     bench.device = trident::local_rank(mpi_world);
-    bench.world = trident::make_device_world(mpi_world, trident::Device::cuda(bench.device), "nccl");
+    bench.world = trident::make_device_world(mpi_world, trident::Device::cuda(bench.device), trident::CommBackend::kNccl);
     if (g_flags.given) {
       bench.mesh =
           std::make_unique<trident::DeviceMesh>(*bench.world, trident::MeshLayout(g_flags.dp, g_flags.pp, g_flags.tp));

@@ -1,5 +1,6 @@
 // Element types. f32 is the CPU compute type and the master-weight type; bf16 is the GPU compute
-// and activation type; i32 holds token ids and targets.
+// and activation type; i32 holds token ids and targets; f64 carries host-side statistics (metrics,
+// byte counts) through reductions without f32's 24-bit mantissa.
 #pragma once
 
 #include <cstddef>
@@ -10,13 +11,14 @@
 
 namespace trident {
 
-enum class DType : std::uint8_t { kF32, kBF16, kI32 };
+enum class DType : std::uint8_t { kF32, kBF16, kI32, kF64 };
 
 constexpr std::size_t dtype_size(DType t) {
   switch (t) {
     case DType::kF32: return 4;
     case DType::kBF16: return 2;
     case DType::kI32: return 4;
+    case DType::kF64: return 8;
   }
   return 0;
 }
@@ -26,11 +28,12 @@ constexpr std::string_view dtype_name(DType t) {
     case DType::kF32: return "f32";
     case DType::kBF16: return "bf16";
     case DType::kI32: return "i32";
+    case DType::kF64: return "f64";
   }
   return "?";
 }
 
-// Parses "f32" / "bf16" / "i32"; throws trident::Error naming the accepted spellings otherwise.
+// Parses "f32" / "bf16" / "i32" / "f64"; throws trident::Error naming the accepted spellings otherwise.
 DType parse_dtype(std::string_view name);
 
 // bfloat16 storage: the upper 16 bits of an IEEE f32, rounded to nearest even.
@@ -58,5 +61,6 @@ template <typename T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr DType value = DType::kF32; };
 template <> struct dtype_of<bf16> { static constexpr DType value = DType::kBF16; };
 template <> struct dtype_of<std::int32_t> { static constexpr DType value = DType::kI32; };
+template <> struct dtype_of<double> { static constexpr DType value = DType::kF64; };
 
 }  // namespace trident

@@ -1,6 +1,22 @@
 #include "core/error.h"
 
+#include <algorithm>
 #include <cstring>
+
+namespace trident {
+
+std::string message_of(const std::exception& e) {
+  const std::string m = e.what();
+  const auto sep = m.find(": ");
+  if (sep == std::string::npos || sep == 0) return m;
+  const auto colon = m.rfind(':', sep - 1);
+  if (colon == std::string::npos || colon + 1 >= sep) return m;
+  const std::string line = m.substr(colon + 1, sep - colon - 1);
+  const bool located = std::all_of(line.begin(), line.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  return located ? m.substr(sep + 2) : m;
+}
+
+}  // namespace trident
 
 namespace trident::detail {
 

@@ -13,6 +13,10 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// An error's message without the "file.cpp:123: " location TRIDENT_CHECK puts in front: what a
+// user reads, or what follows another message's own field name.
+std::string message_of(const std::exception& e);
+
 namespace detail {
 template <typename... Args>
 std::string concat(const Args&... args) {

@@ -149,12 +149,26 @@ int local_rank(Communicator& mpi_world) { return node_ranks(mpi_world, "local_ra
 
 int local_size(Communicator& mpi_world) { return node_ranks(mpi_world, "local_size").size; }
 
-std::unique_ptr<Communicator> make_device_world(Communicator& mpi_world, Device device, std::string_view backend) {
-  TRIDENT_CHECK(backend == "auto" || backend == "mpi" || backend == "nccl", "comm = \"", backend,
-                "\" is not a communicator backend: use \"auto\" (NCCL on GPUs when each rank has its own), \"mpi\" "
-                "or \"nccl\"");
+CommBackend parse_comm_backend(std::string_view name) {
+  if (name == "auto") return CommBackend::kAuto;
+  if (name == "mpi") return CommBackend::kMpi;
+  if (name == "nccl") return CommBackend::kNccl;
+  TRIDENT_FAIL("comm = \"", name, "\" is not a communicator backend: use \"auto\" (NCCL on GPUs when each rank ",
+               "has its own), \"mpi\" or \"nccl\"");
+}
+
+std::string_view comm_backend_name(CommBackend backend) {
+  switch (backend) {
+    case CommBackend::kAuto: return "auto";
+    case CommBackend::kMpi: return "mpi";
+    case CommBackend::kNccl: return "nccl";
+  }
+  return "?";
+}
+
+std::unique_ptr<Communicator> make_device_world(Communicator& mpi_world, Device device, CommBackend backend) {
   mpi_handle(mpi_world, "make_device_world");  // fails early, on every rank alike, for a non-MPI world
-  if (backend == "mpi") return mpi_world.split(0, mpi_world.rank(), mpi_world.name());
+  if (backend == CommBackend::kMpi) return mpi_world.split(0, mpi_world.rank(), mpi_world.name());
 
   // Combine the verdicts first, so no rank builds an NCCL world the others do not join.
   const NcclFit mine = nccl_fit(mpi_world, device);
@@ -167,7 +181,7 @@ std::unique_ptr<Communicator> make_device_world(Communicator& mpi_world, Device 
     return make_nccl_world(mpi_world, device.index);
 #endif
   }
-  if (backend == "auto") return mpi_world.split(0, mpi_world.rank(), mpi_world.name());
+  if (backend == CommBackend::kAuto) return mpi_world.split(0, mpi_world.rank(), mpi_world.name());
   TRIDENT_FAIL(nccl_refusal(agreed, mine));
 }
 

@@ -18,6 +18,12 @@ namespace trident {
 int local_rank(Communicator& mpi_world);
 int local_size(Communicator& mpi_world);
 
+// The config field `comm`: which backend moves device tensors.
+enum class CommBackend { kAuto, kMpi, kNccl };
+// "auto" | "mpi" | "nccl"; throws naming the accepted values.
+CommBackend parse_comm_backend(std::string_view name);
+std::string_view comm_backend_name(CommBackend backend);
+
 // The world communicator for tensors on `device`, by `backend` (the config field `comm`):
 //   "nccl": NCCL (parallel/nccl/nccl_communicator.h). Needs a CUDA build, a CUDA device, and a GPU
 //           of its own for every rank on a node (NCCL refuses two ranks on one GPU); otherwise every
@@ -29,6 +35,6 @@ int local_size(Communicator& mpi_world);
 //   "auto": "nccl" when device is a GPU and every rank on every node has a GPU of its own, else "mpi".
 // Collective over mpi_world. The ranks' verdicts are combined (all-reduce) before anything is built,
 // so every rank gets the same backend, or every rank throws.
-std::unique_ptr<Communicator> make_device_world(Communicator& mpi_world, Device device, std::string_view backend);
+std::unique_ptr<Communicator> make_device_world(Communicator& mpi_world, Device device, CommBackend backend);
 
 }  // namespace trident

@@ -95,12 +95,12 @@ inline std::vector<double> losses(const TrainConfig& c, int steps, const std::st
   std::vector<double> out;
   auto group = job_group(c.world_size());
   if (group) {
-    Trainer t(c, *group, c.data.train, c.data.val);
+    Trainer t(resolve_plan(c), *group);
     if (!load.empty()) t.load_checkpoint(load);
     for (int i = 0; i < steps; ++i) {
-      const nlohmann::json r = t.train_step();
-      out.push_back(r["loss"].get<double>());
-      out.push_back(r["grad_norm"].get<double>());
+      const StepRecord r = t.train_step();
+      out.push_back(r.loss);
+      out.push_back(r.grad_norm);
     }
     if (!save.empty()) t.save_checkpoint(save);
   }

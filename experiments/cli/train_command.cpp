@@ -16,7 +16,9 @@
 #include "experiments/cli/cli.h"
 #include "experiments/data/default_corpus.h"
 #include "experiments/data/token_file.h"
+#include "experiments/plan/plan.h"
 #include "experiments/train/metrics.h"
+#include "experiments/train/run_summary.h"
 #include "experiments/train/trainer.h"
 #include "schedules/timeline.h"
 
@@ -27,10 +29,6 @@ namespace trident {
 
 namespace {
 
-struct TrainJob {
-  TrainConfig config;
-  std::string train_path, val_path;
-};
 
 // Every rank's trace events, gathered to rank 0 as JSON text carried in i32 tensors.
 std::vector<TraceEvent> gather_trace(Communicator& world, const std::vector<TraceEvent>& mine) {
@@ -68,72 +66,73 @@ std::vector<TraceEvent> gather_trace(Communicator& world, const std::vector<Trac
   return all;
 }
 
-std::string progress_line(const nlohmann::json& r, int steps) {
+std::string progress_line(const StepRecord& r, int steps) {
   char line[256];
-  auto num = [&](const char* k) { return r[k].is_number() ? r[k].get<double>() : std::nan(""); };
+  const std::string val = r.val_loss ? " | val " + std::to_string(*r.val_loss).substr(0, 6) : "";
   std::snprintf(line, sizeof line,
                 "step %4lld/%d | loss %.4f%s | lr %.2e | %7.1f ms | %8.0f tok/s | MFU %5.2f%% | bubble %4.1f%%%s\n",
-                static_cast<long long>(r["step"].get<std::int64_t>()), steps, num("loss"),
-                r.contains("val_loss") ? (" | val " + std::to_string(num("val_loss")).substr(0, 6)).c_str() : "",
-                num("lr"), 1e3 * num("step_time_s"), num("tokens_per_s"), 100.0 * num("mfu"),
-                100.0 * num("bubble_frac"), r["skipped"].get<bool>() ? " | SKIPPED (non-finite)" : "");
+                static_cast<long long>(r.step), steps, r.loss, val.c_str(), r.lr, 1e3 * r.step_time_s, r.tokens_per_s,
+                100.0 * r.mfu, 100.0 * r.bubble_frac, r.skipped ? " | SKIPPED (non-finite)" : "");
   return line;
 }
 
-int run_training(const TrainJob& job, Communicator& world) {
-  const TrainConfig& c = job.config;
+// The merged trace of the last step, the run summary (JSON and the printed table).
+void write_run_outputs(const Trainer& trainer, const std::vector<TraceEvent>& events, const std::string& metrics_path) {
+  const TrainPlan& p = trainer.plan();
+  TraceNames names;
+  for (int r = 0; r < p.world_size(); ++r) {
+    const MeshCoord m = p.mesh.coord(r);
+    names.processes[r] = "rank " + std::to_string(r) + " (dp" + std::to_string(m.dp) + " pp" + std::to_string(m.pp) +
+                         " tp" + std::to_string(m.tp) + ")";
+    names.threads[{r, 0}] = "compute";
+    names.threads[{r, 1}] = "pp comm";
+    names.threads[{r, 2}] = "dp comm";
+  }
+  const std::string trace_path = (fs::path(p.out_dir) / "trace.json").string();
+  write_chrome_trace(trace_path, events, names);
+  std::vector<StepRecord> records;
+  for (const nlohmann::json& r : read_metrics(metrics_path)) records.push_back(step_record_from_json(r));
+  const RunSummary summary = summarize(records);
+  write_json_atomic((fs::path(p.out_dir) / "summary.json").string(), to_json(summary));
+  std::printf("\n%s\nmetrics  %s\nconfig   %s\ntrace    %s (last step; open in Perfetto)\n",
+              summary_table(summary).c_str(), metrics_path.c_str(),
+              (fs::path(p.out_dir) / "config.json").string().c_str(), trace_path.c_str());
+  std::fflush(stdout);
+}
+
+int run_training(const TrainPlan& plan, Communicator& world) {
   if (world.rank() == 0) {
-    fs::create_directories(c.out_dir);
-    write_json_atomic((fs::path(c.out_dir) / "config.json").string(), to_json(c));
+    fs::create_directories(plan.out_dir);
+    write_json_atomic((fs::path(plan.out_dir) / "config.json").string(), to_json(plan));
   }
   world.barrier();
-  Trainer trainer(c, world, job.train_path, job.val_path);
-  if (!c.resume.empty()) {
-    trainer.load_checkpoint(c.resume);
-    print0(world, "resumed from " + c.resume + " at step " + std::to_string(trainer.step()) + "\n");
+  Trainer trainer(plan, world);
+  if (!plan.resume.empty()) {
+    trainer.load_checkpoint(plan.resume);
+    print0(world, "resumed from " + plan.resume + " at step " + std::to_string(trainer.step()) + "\n");
   }
-  const std::string metrics_path = (fs::path(c.out_dir) / "metrics.jsonl").string();
+  const std::string metrics_path = (fs::path(plan.out_dir) / "metrics.jsonl").string();
   std::optional<MetricsWriter> metrics;
-  if (world.rank() == 0) metrics.emplace(metrics_path, !c.resume.empty());
-  print0(world, "trident train: " + std::to_string(world.size()) + " ranks, dp=" + std::to_string(c.layout.dp) +
-                    " pp=" + std::to_string(c.layout.pp) + " tp=" + std::to_string(c.layout.tp) + ", schedule " +
-                    (c.layout.schedule_file.empty() ? c.layout.schedule : c.layout.schedule_file) + ", " +
-                    std::to_string(c.steps) + " steps\n");
-  while (trainer.step() < c.steps) {
-    nlohmann::json rec = trainer.train_step();
+  if (world.rank() == 0) metrics.emplace(metrics_path, !plan.resume.empty());
+  const std::string schedule = plan.schedule_file.empty() ? plan.schedule.name : plan.schedule_file;
+  print0(world, "trident train: " + std::to_string(world.size()) + " ranks, " + plan.mesh.str() + ", schedule " +
+                    schedule + ", " + std::to_string(plan.steps) + " steps\n");
+  while (trainer.step() < plan.steps) {
+    StepRecord rec = trainer.train_step();
     const std::int64_t s = trainer.step();
-    if (c.eval_interval > 0 && (s % c.eval_interval == 0 || s == c.steps)) rec["val_loss"] = trainer.evaluate();
+    if (plan.eval_interval > 0 && (s % plan.eval_interval == 0 || s == plan.steps)) rec.val_loss = trainer.evaluate();
     if (world.rank() == 0) {
-      metrics->write(rec);
-      if (s % std::max(1, c.log_interval) == 0 || s == c.steps) print0(world, progress_line(rec, c.steps));
+      metrics->write(to_json(rec));
+      if (s % plan.log_interval == 0 || s == plan.steps) print0(world, progress_line(rec, plan.steps));
     }
-    if (c.checkpoint_interval > 0 && (s % c.checkpoint_interval == 0 || s == c.steps)) {
-      const std::string dir = (fs::path(c.out_dir) / "checkpoints" / ("step_" + std::to_string(s))).string();
+    if (plan.checkpoint_interval > 0 && (s % plan.checkpoint_interval == 0 || s == plan.steps)) {
+      const std::string dir = (fs::path(plan.out_dir) / "checkpoints" / ("step_" + std::to_string(s))).string();
       trainer.save_checkpoint(dir);
       print0(world, "checkpoint " + dir + "\n");
     }
   }
   const std::vector<TraceEvent> events = gather_trace(world, trainer.last_step_trace());
-  if (world.rank() == 0) {
-    TraceNames names;
-    const MeshLayout& l = trainer.mesh().layout();
-    for (int r = 0; r < world.size(); ++r) {
-      const MeshCoord m = l.coord(r);
-      names.processes[r] = "rank " + std::to_string(r) + " (dp" + std::to_string(m.dp) + " pp" + std::to_string(m.pp) +
-                           " tp" + std::to_string(m.tp) + ")";
-      names.threads[{r, 0}] = "compute";
-      names.threads[{r, 1}] = "pp comm";
-      names.threads[{r, 2}] = "dp comm";
-    }
-    const std::string trace_path = (fs::path(c.out_dir) / "trace.json").string();
-    write_chrome_trace(trace_path, events, names);
-    const auto records = read_metrics(metrics_path);
-    write_json_atomic((fs::path(c.out_dir) / "summary.json").string(), records.empty() ? nlohmann::json() : records.back());
-    std::printf("\n%s\nmetrics  %s\nconfig   %s\ntrace    %s (last step; open in Perfetto)\n",
-                summary_table(records).c_str(), metrics_path.c_str(),
-                (fs::path(c.out_dir) / "config.json").string().c_str(), trace_path.c_str());
-    std::fflush(stdout);
-  }
+  if (world.rank() == 0) write_run_outputs(trainer, events, metrics_path);
   return kExitOk;
 }
 
@@ -150,23 +149,20 @@ Command make_train_command() {
   };
   c.prepare = [](const po::variables_map& vm, int world_size) -> Command::Job {
     const std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-    TrainJob job;
-    job.config = vm.count("config") ? load_train_config(vm["config"].as<std::string>(), sets)
-                                    : parse_train_config(nlohmann::json::object(), sets);
-    const TrainConfig& cfg = job.config;
-    MeshLayout(cfg.layout.dp, cfg.layout.pp, cfg.layout.tp, cfg.layout.order).check_world_size(world_size);
+    const TrainConfig config = vm.count("config") ? load_train_config(vm["config"].as<std::string>(), sets)
+                                                  : parse_train_config(nlohmann::json::object(), sets);
+    TrainPlan plan = resolve_plan(config);
+    plan.mesh.check_world_size(world_size);
     // Data: the given files, or the default corpus (made once, atomically; every rank reaches the
     // same files). Opening them here reports a bad file as an input error on every rank.
-    job.train_path = cfg.data.train;
-    job.val_path = cfg.data.val;
-    if (job.train_path.empty() || job.val_path.empty()) {
-      const DefaultCorpus corpus = ensure_default_corpus((fs::path(cfg.out_dir).parent_path() / "data").string());
-      if (job.train_path.empty()) job.train_path = corpus.train_path;
-      if (job.val_path.empty()) job.val_path = corpus.val_path;
+    if (plan.data.train.empty() || plan.data.val.empty()) {
+      const DefaultCorpus corpus = ensure_default_corpus((fs::path(plan.out_dir).parent_path() / "data").string());
+      if (plan.data.train.empty()) plan.data.train = corpus.train_path;
+      if (plan.data.val.empty()) plan.data.val = corpus.val_path;
     }
-    for (const std::string& p : {job.train_path, job.val_path}) (void)TokenFile(p);
-    if (!cfg.resume.empty()) (void)verify_checkpoint(cfg.resume);
-    return [job](Communicator& world) { return run_training(job, world); };
+    for (const std::string& p : {plan.data.train, plan.data.val}) (void)TokenFile(p);
+    if (!plan.resume.empty()) (void)verify_checkpoint(plan.resume);
+    return [plan](Communicator& world) { return run_training(plan, world); };
   };
   return c;
 }

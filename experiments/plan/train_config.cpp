@@ -4,6 +4,7 @@
 // ignored runs the wrong experiment for hours. validate() then checks every value and the
 // combinations of values, before any rank does work.
 #include "experiments/plan/train_config.h"
+#include "experiments/plan/plan.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -14,18 +15,15 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <type_traits>
 #include <utility>
 #include <variant>
 
-#include "core/device.h"
 #include "core/error.h"
-#include "layers/tensor_parallel.h"
-#include "parallel/mesh_layout.h"
-#include "schedules/generators.h"
-#include "schedules/schedule.h"
-#include "schedules/validator.h"
+#include "experiments/plan/json_file.h"
+#include "experiments/plan/model_presets.h"
 
 namespace trident {
 
@@ -69,7 +67,7 @@ const std::vector<Section>& sections() {
       {"data", {IN(data, train), IN(data, val), IN(data, seed)}},
       {"",
        {TOP(steps), TOP(eval_interval), TOP(eval_batches), TOP(checkpoint_interval), TOP(resume), TOP(out_dir),
-        TOP(device), TOP(precision), TOP(comm), TOP(peak_flops), TOP(log_interval)}},
+        TOP(device), TOP(precision), TOP(comm), TOP(peak_flops), TOP(log_interval), TOP(max_consecutive_skips)}},
   };
   return all;
 }
@@ -227,8 +225,12 @@ GptConfig model_preset(const json& value) {
   if (name == "default") return default_model();
   if (name == "mini") return GptConfig::mini();
   if (name == "small") return GptConfig::small();
+  if (const std::optional<GptConfig> published = published_model(name)) return *published;
+  std::string published_names;
+  for (const std::string& n : published_model_names()) published_names += ", " + n;
   TRIDENT_FAIL("model.preset '", name, "' is not a preset: use default (L4 h128 nh4 S128 V257), mini (L4 h256 nh8 ",
-               "S256 V4096) or small (GPT-2 124M: L12 h768 nh12 S1024 V50304)");
+               "S256 V4096), small (GPT-2 124M: L12 h768 nh12 S1024 V50304) or a published shape (",
+               published_names.substr(2), "; experiments/plan/model_presets.h)");
 }
 
 void read_section(TrainConfig& config, const std::string& prefix, const json& object) {
@@ -316,10 +318,10 @@ void apply_override(json& tree, const std::string& text) {
   TRIDENT_CHECK(!path.empty() && key.back() != '.', "override '", text, "': the key '", key,
                 "' has an empty component");
   const Target target = resolve(path);
-  json value = json::parse(raw, nullptr, /*allow_exceptions=*/false);
+  const std::optional<json> parsed = parse_json_if_valid(raw, "override '" + key + "'");
   // Text that is not JSON is a string; so is anything given for a string field (out_dir=2024 is
   // the directory "2024", not a type error).
-  if (value.is_discarded() || (target.string && !value.is_string())) value = raw;
+  const json value = !parsed || (target.string && !parsed->is_string()) ? json(raw) : *parsed;
   set_at(tree, path, value);
 }
 
@@ -342,136 +344,6 @@ json value_of(const Ref& ref) {
       ref);
 }
 
-// ---- validation helpers -------------------------------------------------------------------------
-
-// A nested error's message without its "file.cpp:123: " prefix, to follow our own field name.
-std::string bare(const Error& e) {
-  const std::string m = e.what();
-  const auto sep = m.find(": ");
-  if (sep == std::string::npos) return m;
-  const auto colon = m.rfind(':', sep - 1);
-  if (colon == std::string::npos || colon + 1 >= sep) return m;
-  const std::string line = m.substr(colon + 1, sep - colon - 1);
-  const bool located = std::all_of(line.begin(), line.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-  return located ? m.substr(sep + 2) : m;
-}
-
-template <typename F>
-void prefixed(const std::string& field, F&& check) {
-  try {
-    check();
-  } catch (const Error& e) {
-    TRIDENT_FAIL(field, ": ", bare(e));
-  }
-}
-
-std::string divisors(std::int64_t n) {
-  std::string out;
-  for (std::int64_t d = 1; d <= n && d <= 1024; ++d)
-    if (n % d == 0) out += (out.empty() ? "" : ", ") + std::to_string(d);
-  return out;
-}
-
-void check_optimizer(const OptimizerConfig& o) {
-  TRIDENT_CHECK(std::isfinite(o.lr) && o.lr > 0, "optimizer.lr is ", o.lr,
-                ": use a positive learning rate (e.g. 1e-3)");
-  TRIDENT_CHECK(std::isfinite(o.min_lr) && o.min_lr >= 0 && o.min_lr <= o.lr, "optimizer.min_lr is ", o.min_lr,
-                ": the cosine floor must lie in [0, optimizer.lr = ", o.lr, "] (e.g. lr / 10)");
-  TRIDENT_CHECK(o.warmup_steps >= 0, "optimizer.warmup_steps is ", o.warmup_steps, ": use 0 (no warm-up) or more");
-  TRIDENT_CHECK(o.beta1 >= 0 && o.beta1 < 1, "optimizer.beta1 is ", o.beta1, ": use a value in [0, 1) (e.g. 0.9)");
-  TRIDENT_CHECK(o.beta2 >= 0 && o.beta2 < 1, "optimizer.beta2 is ", o.beta2, ": use a value in [0, 1) (e.g. 0.95)");
-  TRIDENT_CHECK(std::isfinite(o.eps) && o.eps > 0, "optimizer.eps is ", o.eps,
-                ": use a small positive value (e.g. 1e-8)");
-  TRIDENT_CHECK(std::isfinite(o.weight_decay) && o.weight_decay >= 0, "optimizer.weight_decay is ", o.weight_decay,
-                ": use 0 (none) or a positive value (e.g. 0.1)");
-  TRIDENT_CHECK(std::isfinite(o.grad_clip) && o.grad_clip >= 0, "optimizer.grad_clip is ", o.grad_clip,
-                ": use 0 (no clipping) or a positive gradient-norm bound (e.g. 1.0)");
-}
-
-void check_sizes(const TrainConfig& c) {
-  const LayoutConfig& l = c.layout;
-  TRIDENT_CHECK(l.dp >= 1, "layout.dp is ", l.dp, ": use at least 1");
-  TRIDENT_CHECK(l.pp >= 1, "layout.pp is ", l.pp, ": use at least 1");
-  TRIDENT_CHECK(l.tp >= 1, "layout.tp is ", l.tp, ": use at least 1");
-  TRIDENT_CHECK(l.micro_batches >= 1, "layout.micro_batches is ", l.micro_batches, ": use at least 1");
-  TRIDENT_CHECK(l.micro_batch_size >= 1, "layout.micro_batch_size is ", l.micro_batch_size, ": use at least 1");
-  TRIDENT_CHECK(l.v >= 1, "layout.v is ", l.v, ": use at least 1 chunk per rank");
-  TRIDENT_CHECK(std::isfinite(l.bucket_mb) && l.bucket_mb > 0, "layout.bucket_mb is ", l.bucket_mb,
-                ": use a positive gradient bucket size in MiB (e.g. 4)");
-  TRIDENT_CHECK(c.steps >= 1, "steps is ", c.steps, ": use at least 1");
-  TRIDENT_CHECK(c.eval_interval >= 0, "eval_interval is ", c.eval_interval, ": use 0 (never) or a step count");
-  TRIDENT_CHECK(c.eval_batches >= 1, "eval_batches is ", c.eval_batches, ": use at least 1 micro-batch per evaluation");
-  TRIDENT_CHECK(c.checkpoint_interval >= 0, "checkpoint_interval is ", c.checkpoint_interval,
-                ": use 0 (never) or a step count");
-  TRIDENT_CHECK(c.log_interval >= 1, "log_interval is ", c.log_interval, ": use at least 1 (a line every N steps)");
-  TRIDENT_CHECK(std::isfinite(c.peak_flops) && c.peak_flops >= 0, "peak_flops is ", c.peak_flops,
-                ": use 0 (measure it) or the device's peak FLOP/s per rank (e.g. 989e12 for an H100's bf16)");
-  TRIDENT_CHECK(!c.out_dir.empty(), "out_dir is empty: name the directory metrics and checkpoints go to");
-}
-
-// The pipeline the config asks for: its chunk count, and words for messages about it.
-struct Pipeline {
-  int chunks = 1;
-  std::string how;  // "layout.pp 2 × v 2 for interleaved"
-};
-
-Pipeline check_schedule(const LayoutConfig& l) {
-  namespace fs = std::filesystem;
-  if (!l.schedule_file.empty()) {
-    TRIDENT_CHECK(fs::is_regular_file(l.schedule_file), "layout.schedule_file '", l.schedule_file,
-                  "' does not exist: give a schedule in text form (`trident schedule --save FILE` writes one), ",
-                  "or leave schedule_file empty to use layout.schedule");
-    Schedule s;
-    prefixed("layout.schedule_file", [&] { s = Schedule::load(l.schedule_file); });
-    TRIDENT_CHECK(s.pp == l.pp, "layout.schedule_file '", l.schedule_file, "' is for pp=", s.pp, " but layout.pp is ",
-                  l.pp, ": set layout.pp to ", s.pp, " or use a schedule made for pp=", l.pp);
-    TRIDENT_CHECK(s.micro_batches == l.micro_batches, "layout.schedule_file '", l.schedule_file,
-                  "' runs micro_batches=", s.micro_batches, " but layout.micro_batches is ", l.micro_batches,
-                  ": set layout.micro_batches to ", s.micro_batches, " or use a schedule made for ", l.micro_batches);
-    prefixed("layout.schedule_file", [&] { check_valid(s); });
-    return {s.num_chunks(), "pp " + std::to_string(s.pp) + " × v " + std::to_string(s.v) + " of layout.schedule_file"};
-  }
-  const auto names = schedule_names();
-  if (std::find(names.begin(), names.end(), l.schedule) == names.end()) {
-    std::string list;
-    for (std::string_view n : names) list += (list.empty() ? "" : ", ") + std::string(n);
-    TRIDENT_FAIL("layout.schedule '", l.schedule, "' is not a schedule: use one of ", list,
-                 ", or set layout.schedule_file to a schedule in text form");
-  }
-  int v = 1;
-  if (l.schedule == "interleaved") {
-    TRIDENT_CHECK(l.v >= 2, "layout.v is ", l.v, " but interleaved needs at least 2 chunks per rank: set layout.v ",
-                  "to 2 or more, or use layout.schedule 1f1b for one chunk per rank");
-    v = l.v;
-  } else if (l.schedule == "zb-v") {
-    TRIDENT_CHECK(l.v == 2, "layout.v is ", l.v, " but zb-v always runs 2 chunks per rank (its V placement): set ",
-                  "layout.v to 2, or use interleaved for other chunk counts");
-    v = 2;
-  }
-  // The generators own the micro-batch rules; building the schedule is the check.
-  prefixed("layout.micro_batches", [&] { (void)make_schedule(l.schedule, l.pp, v, l.micro_batches); });
-  return {l.pp * v, "layout.pp " + std::to_string(l.pp) + " × v " + std::to_string(v) + " for " + l.schedule};
-}
-
-void check_layers(const TrainConfig& c, const Pipeline& p) {
-  const auto& counts = c.layout.layers_per_chunk;
-  if (counts.empty()) {
-    TRIDENT_CHECK(c.model.layers >= p.chunks, "model.layers ", c.model.layers, " is fewer than the ", p.chunks,
-                  " pipeline chunks (", p.how, "): each chunk needs at least one transformer block; use more ",
-                  "layers, a smaller layout.pp or v, or list the blocks per chunk in layout.layers_per_chunk");
-    return;
-  }
-  TRIDENT_CHECK(static_cast<int>(counts.size()) == p.chunks, "layout.layers_per_chunk has ", counts.size(),
-                " entries but the pipeline has ", p.chunks, " chunks (", p.how, "): give one block count per chunk");
-  std::int64_t sum = 0;
-  for (std::size_t i = 0; i < counts.size(); ++i) {
-    TRIDENT_CHECK(counts[i] >= 0, "layout.layers_per_chunk[", i, "] is ", counts[i], ": use 0 or more blocks");
-    sum += counts[i];
-  }
-  TRIDENT_CHECK(sum == c.model.layers, "layout.layers_per_chunk sums to ", sum, " but model.layers is ",
-                c.model.layers, ": the counts must add up to the model's blocks");
-}
-
 void check_files(const TrainConfig& c) {
   namespace fs = std::filesystem;
   for (const auto& [field, path] : {std::pair<std::string, std::string>{"data.train", c.data.train},
@@ -489,60 +361,45 @@ void check_files(const TrainConfig& c) {
 
 }  // namespace
 
-TrainConfig parse_train_config(const nlohmann::json& json, const std::vector<std::string>& overrides) {
+TrainConfig read_train_config(const nlohmann::json& json, const std::vector<std::string>& overrides) {
   if (!json.is_object()) wrong_type("the config", json, "an object (e.g. {\"layout\": {\"tp\": 2}})");
   nlohmann::json merged = json;
   for (const std::string& o : overrides) apply_override(merged, o);
   TrainConfig config;
   read_section(config, "", merged);
+  return config;
+}
+
+TrainConfig parse_train_config(const nlohmann::json& json, const std::vector<std::string>& overrides) {
+  TrainConfig config = read_train_config(json, overrides);
   validate(config);
   return config;
 }
 
-TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  TRIDENT_CHECK(in.good(), "cannot read config file '", path, "': ", std::strerror(errno));
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json json;
+namespace {
+// Runs `body` on the file's JSON, naming the file in any error it throws.
+template <typename F>
+TrainConfig with_config_file(const std::string& path, F&& body) {
+  // A directory, a huge file, a syntax error or a hostile nesting depth: one line naming the file.
+  const nlohmann::json json = read_json_file(path, "config file", /*comments=*/true);
   try {
-    json = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const nlohmann::json::parse_error& e) {
-    TRIDENT_FAIL("config file '", path, "' is not valid JSON: ", e.what());
-  }
-  try {
-    return parse_train_config(json, overrides);
+    return body(json);
   } catch (const Error& e) {
-    TRIDENT_FAIL("config file '", path, "': ", bare(e));
+    TRIDENT_FAIL("config file '", path, "': ", message_of(e));
   }
+}
+}  // namespace
+
+TrainConfig read_train_config_file(const std::string& path, const std::vector<std::string>& overrides) {
+  return with_config_file(path, [&](const nlohmann::json& j) { return read_train_config(j, overrides); });
+}
+
+TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides) {
+  return with_config_file(path, [&](const nlohmann::json& j) { return parse_train_config(j, overrides); });
 }
 
 void validate(const TrainConfig& c) {
-  check_sizes(c);
-  c.model.validate();  // its messages name model.<field>
-  check_optimizer(c.optimizer);
-  const LayoutConfig& l = c.layout;
-  prefixed("layout.order", [&] { MeshLayout(l.dp, l.pp, l.tp, l.order); });
-  prefixed("layout.recompute", [&] { (void)parse_recompute(l.recompute); });
-  prefixed("device", [&] { (void)Device::parse(c.device); });
-  const bool on_gpu = Device::parse(c.device).is_cuda();
-  TRIDENT_CHECK(c.precision == "auto" || c.precision == "f32" || c.precision == "bf16", "precision is '", c.precision,
-                "': use auto (bf16 on cuda, f32 on cpu), f32 or bf16");
-  TRIDENT_CHECK(c.precision != "bf16" || on_gpu, "precision bf16 needs device cuda: the CPU op table computes in ",
-                "f32 (set precision to f32 or auto, or device to cuda)");
-  TRIDENT_CHECK(c.comm == "auto" || c.comm == "mpi" || c.comm == "nccl", "comm is '", c.comm,
-                "': use auto (nccl on cuda when every rank has its own GPU, else mpi), mpi or nccl");
-  TRIDENT_CHECK(c.comm != "nccl" || on_gpu, "comm nccl needs device cuda: NCCL moves GPU memory (set comm to mpi ",
-                "or auto, or device to cuda)");
-  TRIDENT_CHECK(c.model.heads % l.tp == 0, "model.heads ", c.model.heads, " is not divisible by layout.tp ", l.tp,
-                ": each TP rank holds heads/tp whole attention heads; use a layout.tp among ",
-                divisors(c.model.heads), ", or change model.heads");
-  const std::int64_t tokens = static_cast<std::int64_t>(l.micro_batch_size) * c.model.seq_len;
-  TRIDENT_CHECK(!l.sequence_parallel || tokens % l.tp == 0, "layout.sequence_parallel splits a micro-batch's ",
-                "micro_batch_size·seq_len = ", l.micro_batch_size, "·", c.model.seq_len, " = ", tokens,
-                " tokens over layout.tp ", l.tp, ", which does not divide them: change layout.micro_batch_size or ",
-                "model.seq_len, or set layout.sequence_parallel to false");
-  check_layers(c, check_schedule(l));
+  (void)resolve_plan(c);
   check_files(c);
 }
 

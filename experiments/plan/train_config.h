@@ -1,8 +1,9 @@
-// Everything `trident train` runs, as one validated value. The member initialisers are the README's
-// default experiment (a byte-level GPT on the fortunes corpus, dp2 x pp2 x tp2, 1F1B). Read from JSON (a file) with `--set
-// key.path=value` overrides; every key is known (an unknown one is an error naming it and the keys
-// allowed there); every value is checked before any rank starts work, with a message naming the
-// field and the fix. The resolved config (defaults filled in) is written next to the metrics.
+// A train config as a person writes it: the JSON keys of `trident train` (and of `trident simulate`
+// and sweep specs), with defaults. The member initialisers are the README's default experiment (a
+// byte-level GPT on the fortunes corpus, dp2 x pp2 x tp2, 1F1B). Read from JSON (a file) with
+// `--set key.path=value` overrides; every key is known (an unknown one is an error naming it and the
+// keys allowed there, a renamed one names its successor). resolve_plan (plan.h) checks the values
+// and turns them into the typed TrainPlan everything downstream takes.
 #pragma once
 
 #include <cstdint>
@@ -64,17 +65,22 @@ struct TrainConfig {
   std::string comm = "auto";       // device communicator: auto (nccl on cuda with a GPU per rank) | mpi | nccl
   double peak_flops = 0.0;          // device peak FLOP/s per rank for MFU; 0: measure (CPU: GEMM probe)
   int log_interval = 1;             // progress line every N steps on rank 0
+  int max_consecutive_skips = 5;    // stop (exit 1) after this many steps in a row skipped as non-finite
 
   int world_size() const { return layout.dp * layout.pp * layout.tp; }
 };
 
 // Defaults, then `json` over them, then each "key.path=value" override (value parsed as JSON when
-// it parses, else taken as a string). Throws trident::Error naming the key on unknown keys, type
-// mismatches and invalid values (validate()).
+// it parses, else taken as a string). Throws trident::Error naming the key on unknown keys and type
+// mismatches. Values are not checked: resolve_plan (plan.h) does that.
+TrainConfig read_train_config(const nlohmann::json& json, const std::vector<std::string>& overrides = {});
+TrainConfig read_train_config_file(const std::string& path, const std::vector<std::string>& overrides = {});
+// read_train_config, then validate(): what `trident train` accepts.
 TrainConfig parse_train_config(const nlohmann::json& json, const std::vector<std::string>& overrides = {});
 TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides = {});
-// Cross-field checks: sizes, divisibility (heads by tp, tokens by tp under SP, layers by chunks
-// when no explicit split), the schedule's micro-batch rule, files. Throws naming the field and fix.
+// Every check of resolve_plan (sizes, divisibility, the schedule's rules, the chunk split,
+// device/precision/comm), plus the files a run reads: data.train/val exist, resume is a directory.
+// Throws naming the field and the fix.
 void validate(const TrainConfig& config);
 nlohmann::json to_json(const TrainConfig& config);
 

@@ -7,23 +7,6 @@
 
 namespace trident {
 
-std::vector<std::int64_t> split_layers(std::int64_t layers, int chunks, const std::vector<std::int64_t>& counts) {
-  if (!counts.empty()) {
-    TRIDENT_CHECK(static_cast<int>(counts.size()) == chunks, "layers per stage lists ", counts.size(),
-                  " stages but the schedule has ", chunks, " chunks (pp x v): give one count per chunk");
-    std::int64_t sum = 0;
-    for (std::int64_t n : counts) {
-      TRIDENT_CHECK(n >= 0, "layers per stage holds a negative count ", n);
-      sum += n;
-    }
-    TRIDENT_CHECK(sum == layers, "layers per stage sums to ", sum, " but the model has ", layers, " layers");
-    return counts;
-  }
-  std::vector<std::int64_t> out(static_cast<std::size_t>(chunks), layers / chunks);
-  for (std::int64_t i = 0; i < layers % chunks; ++i) ++out[static_cast<std::size_t>(i)];
-  return out;
-}
-
 GptPipelineStage::GptPipelineStage(const GptConfig& config, const Schedule& schedule, int stage,
                                    Communicator* tp_group, TensorParallelOptions options,
                                    const std::vector<std::int64_t>& layers_per_chunk, Device device,
@@ -139,10 +122,37 @@ std::unique_ptr<GradSync> GptPipelineStage::wire_grad_sync(const ParameterList& 
                 " holds a tied wte but has no embedding group");
   auto sync = std::make_unique<GradSync>(std::move(tensors), tp_group, ends_apart ? embedding_group : nullptr, dp);
   GradSync* target = sync.get();
-  for (auto& [c, m] : models_) m->set_grad_accumulated_hook([index, target](Parameter& p) {
-    target->accumulated(index->at(&p));
-  });
+  for (auto& [c, m] : models_) {
+    m->set_grad_accumulated_hook([index, target](Parameter& p) { target->accumulated(index->at(&p)); });
+    if (!dp) continue;
+    GptChunk::ParamEvents events;
+    events.before_use = [index, dp](ParamUse use, const ParameterList& params) {
+      std::vector<int> tensors;
+      for (Parameter* p : params) tensors.push_back(index->at(p));
+      dp->before_use(use, tensors);
+    };
+    events.end_pass = [dp] { dp->end_pass(); };
+    m->set_param_events(std::move(events));
+  }
   return sync;
+}
+
+std::vector<DpTensor> GptPipelineStage::dp_tensors(const ParameterList& order) {
+  const std::vector<Parameter*> wte = wte_copies();
+  std::vector<DpTensor> out;
+  for (Parameter* p : order) {
+    int chunk = -1;
+    for (auto& [c, m] : models_) {
+      const ParameterList mine = m->parameters();
+      if (std::find(mine.begin(), mine.end(), p) != mine.end()) {
+        chunk = c;
+        break;
+      }
+    }
+    TRIDENT_CHECK(chunk >= 0, "dp_tensors: parameter '", p->name(), "' is not held by stage ", stage_);
+    out.push_back({&p->value, &p->grad, chunk, std::find(wte.begin(), wte.end(), p) != wte.end()});
+  }
+  return out;
 }
 
 bool GptPipelineStage::holds_loss() const { return models_.count(schedule_.num_chunks() - 1) != 0; }

@@ -15,16 +15,13 @@
 #include <vector>
 
 #include "core/ops.h"
+#include "experiments/plan/plan.h"
 #include "parallel/grad_sync.h"
 #include "layers/gpt_chunk.h"
 #include "schedules/schedule.h"
 #include "schedules/stage_runner.h"
 
 namespace trident {
-
-// Blocks per chunk for `chunks` chunks of a `layers`-block model; `explicit_counts` (if not empty)
-// must have `chunks` entries >= 0 summing to `layers`.
-std::vector<std::int64_t> split_layers(std::int64_t layers, int chunks, const std::vector<std::int64_t>& explicit_counts = {});
 
 class GptPipelineStage final : public StageRunner {
  public:
@@ -54,8 +51,13 @@ class GptPipelineStage final : public StageRunner {
   // tensor order; `dp` may be null): TP-partial flags from the layers, the wte copies tied over
   // `embedding_group` when the first and the last chunk live on different stages. Installs every
   // chunk's gradient hook to report to the returned GradSync, which must outlive the steps run.
+  // Also reports every chunk's parameter use to `dp` (ZeRO-2/3 gradient buffers, ZeRO-3 gathers).
   std::unique_ptr<GradSync> wire_grad_sync(const ParameterList& order, Communicator* tp_group,
                                            Communicator* embedding_group, DataParallel* dp);
+  // Data parallelism's tensors for `order`: each parameter with its chunk (buckets do not span
+  // chunks, which the schedule runs apart); the wte copies alone in their buckets, so their DP shards
+  // line up across the stages that hold one.
+  std::vector<DpTensor> dp_tensors(const ParameterList& order);
   // The wte copies this stage holds (0, 1 or 2 parameters).
   std::vector<Parameter*> wte_copies();
   // The last chunk's second copy of wte when another chunk holds the embedding's.

@@ -11,11 +11,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
-#include <optional>
 #include <utility>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "experiments/train/run_summary.h"
 
 namespace trident {
 
@@ -112,98 +112,10 @@ void write_json_atomic(const std::string& path, const nlohmann::json& value) {
 
 // ---- summary_table ------------------------------------------------------------------------------
 
-namespace {
-
-std::optional<double> number(const json& record, const char* key, const char* sub = nullptr) {
-  auto it = record.find(key);
-  if (it == record.end()) return std::nullopt;
-  if (sub) {
-    if (!it->is_object()) return std::nullopt;
-    auto inner = it->find(sub);
-    if (inner == it->end() || !inner->is_number()) return std::nullopt;
-    return inner->get<double>();
-  }
-  return it->is_number() ? std::optional<double>(it->get<double>()) : std::nullopt;
-}
-
-std::string format(const char* spec, double value) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, spec, value);
-  return buf;
-}
-
-// Mean of `key` over `steps`, weighted by step time when every step has one: for a rate that is
-// total work over total time, which a plain mean of per-step rates is not.
-std::optional<double> weighted_mean(const std::vector<const json*>& steps, const char* key,
-                                    const char* sub = nullptr) {
-  double sum = 0, weight = 0;
-  for (const json* r : steps) {
-    const auto v = number(*r, key, sub);
-    if (!v) continue;
-    const double w = key == std::string("step_time_s") ? 1.0 : number(*r, "step_time_s").value_or(1.0);
-    sum += *v * w;
-    weight += w;
-  }
-  if (weight <= 0) return std::nullopt;
-  return sum / weight;
-}
-
-}  // namespace
-
 std::string summary_table(const std::vector<nlohmann::json>& records) {
-  if (records.empty()) return "no steps recorded\n";
-  std::vector<std::pair<std::string, std::string>> rows;
-  auto row = [&](std::string name, const std::optional<double>& v, const char* spec, double scale = 1.0) {
-    rows.emplace_back(std::move(name), v ? format(spec, *v * scale) : "-");
-  };
-
-  const json& last = records.back();
-  int skipped = 0;
-  for (const json& r : records) skipped += r.value("skipped", false) ? 1 : 0;
-  const auto last_step = number(last, "step");
-  std::string steps = last_step ? format("%.0f", *last_step) : std::to_string(records.size());
-  if (skipped > 0) steps += " (" + std::to_string(skipped) + " skipped)";
-  rows.emplace_back("steps", steps);
-
-  row("final loss", number(last, "loss"), "%.4f");
-  const json* evaluated = nullptr;
-  for (const json& r : records)
-    if (number(r, "val_loss")) evaluated = &r;
-  if (evaluated) {
-    std::string val = format("%.4f", *number(*evaluated, "val_loss"));
-    if (const auto s = number(*evaluated, "step")) val += format(" (step %.0f)", *s);
-    rows.emplace_back("final val loss", val);
-  } else {
-    rows.emplace_back("final val loss", "-");
-  }
-
-  // The first step pays for warm-up (allocation, thread start, page faults): leave it out when
-  // there is anything else to average.
-  std::vector<const json*> steady;
-  for (std::size_t i = records.size() > 1 ? 1 : 0; i < records.size(); ++i) steady.push_back(&records[i]);
-  row("mean step time (excl. first)", weighted_mean(steady, "step_time_s"), "%.1f ms", 1e3);
-  row("tokens/s", weighted_mean(steady, "tokens_per_s"), "%.0f");
-  row("TFLOP/s per rank", weighted_mean(steady, "tflops_per_rank"), "%.4f");
-  row("MFU", weighted_mean(steady, "mfu"), "%.2f %%", 100.0);
-  row("bubble", weighted_mean(steady, "bubble_frac"), "%.1f %%", 100.0);
-  for (const char* group : {"tp", "pp", "dp", "embedding"})
-    row(std::string("comm ") + group + " per step", weighted_mean(steady, "comm_s", group), "%.2f ms", 1e3);
-
-  std::optional<double> mem_min, mem_max;
-  for (const json& r : records) {
-    if (const auto v = number(r, "peak_mem_bytes", "min")) mem_min = std::max(mem_min.value_or(*v), *v);
-    if (const auto v = number(r, "peak_mem_bytes", "max")) mem_max = std::max(mem_max.value_or(*v), *v);
-  }
-  constexpr double kMiB = 1.0 / (1024.0 * 1024.0);
-  row("peak memory, least-loaded rank", mem_min, "%.1f MiB", kMiB);
-  row("peak memory, most-loaded rank", mem_max, "%.1f MiB", kMiB);
-
-  std::size_t width = 6;
-  for (const auto& [name, value] : rows) width = std::max(width, name.size());
-  std::string out = "metric" + std::string(width - 6 + 2, ' ') + "value\n" + std::string(width, '-') + "  " +
-                    std::string(16, '-') + "\n";
-  for (const auto& [name, value] : rows) out += name + std::string(width - name.size() + 2, ' ') + value + "\n";
-  return out;
+  std::vector<StepRecord> steps;
+  for (const json& r : records) steps.push_back(step_record_from_json(r));
+  return summary_table(summarize(steps));
 }
 
 }  // namespace trident

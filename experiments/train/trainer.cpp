@@ -9,6 +9,7 @@
 #include "core/nvtx.h"
 #include "experiments/train/peak_flops.h"
 #include "parallel/comm_factory.h"
+#include "experiments/train/step_stats.h"
 #include "schedules/generators.h"
 #include "schedules/timeline.h"
 
@@ -18,55 +19,34 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-double world_sum(Communicator& world, double x) {
-  Tensor t = Tensor::empty({1});
-  t.data<float>()[0] = static_cast<float>(x);
+// The mean over DP replicas of a loss that the reporting rank of each replica holds (the last
+// stage's TP rank 0); every other rank adds 0. f64, so the reported loss keeps its digits.
+double replica_mean(Communicator& world, double mine, int dp) {
+  Tensor t = Tensor::empty({1}, DType::kF64);
+  t.data<double>()[0] = mine;
   world.all_reduce(t, ReduceOp::kSum);
-  return t.data<float>()[0];
-}
-
-double world_max(Communicator& world, double x) {
-  Tensor t = Tensor::empty({1});
-  t.data<float>()[0] = static_cast<float>(x);
-  world.all_reduce(t, ReduceOp::kMax);
-  return t.data<float>()[0];
-}
-
-Schedule make_training_schedule(const LayoutConfig& l) {
-  if (!l.schedule_file.empty()) return Schedule::load(l.schedule_file);
-  return make_schedule(l.schedule, l.pp, l.v, l.micro_batches);
+  return t.data<double>()[0] / dp;
 }
 }  // namespace
 
-Device resolve_training_device(const std::string& device, Communicator& world) {
-  const Device d = Device::parse(device);
-  if (d.is_cpu() || device != "cuda") return d;
+Device resolve_training_device(const DevicePlan& device, Communicator& world) {
+  if (!device.local_gpu) return device.device;
   const CudaProbe& probe = cuda_probe();
   TRIDENT_CHECK(probe.available, "device is cuda, but ", probe.reason, " (set device to \"cpu\")");
   return Device::cuda(local_rank(world) % probe.device_count);
 }
 
-DType resolve_compute_dtype(const std::string& precision, Device device) {
-  if (precision == "auto") return device.is_cuda() ? DType::kBF16 : DType::kF32;
-  return parse_dtype(precision);
-}
-
-Trainer::Trainer(const TrainConfig& config, Communicator& world, const std::string& train_path,
-                 const std::string& val_path)
-    : config_(config),
+Trainer::Trainer(const TrainPlan& plan, Communicator& world)
+    : plan_(plan),
       world_(world),
-      device_(resolve_training_device(config.device, world)),
-      compute_dtype_(resolve_compute_dtype(config.precision, device_)),
-      device_world_(make_device_world(world, device_, config.comm)),
-      layout_(config.layout.dp, config.layout.pp, config.layout.tp, config.layout.order),
-      mesh_(*device_world_, layout_),
-      schedule_(make_training_schedule(config.layout)) {
-  const LayoutConfig& l = config_.layout;
-  const TensorParallelOptions tp_options{l.sequence_parallel, parse_recompute(l.recompute)};
-  stage_ = std::make_unique<GptPipelineStage>(config_.model, schedule_, mesh_.coord().pp, &mesh_.tp_group(),
-                                              tp_options, l.layers_per_chunk, device_, compute_dtype_);
-  executor_ = std::make_unique<PipelineExecutor>(schedule_, &mesh_.pp_group());
-  eval_executor_ = std::make_unique<PipelineExecutor>(forward_only(schedule_, std::max(1, config_.eval_batches)),
+      device_(resolve_training_device(plan.device, world)),
+      compute_dtype_(plan.compute_dtype),
+      device_world_(make_device_world(world, device_, plan.comm)),
+      mesh_(*device_world_, plan.mesh) {
+  stage_ = std::make_unique<GptPipelineStage>(plan_.model, plan_.schedule, mesh_.coord().pp, &mesh_.tp_group(),
+                                              plan_.tp, plan_.layers_per_chunk, device_, compute_dtype_);
+  executor_ = std::make_unique<PipelineExecutor>(plan_.schedule, &mesh_.pp_group());
+  eval_executor_ = std::make_unique<PipelineExecutor>(forward_only(plan_.schedule, plan_.eval_batches),
                                                       &mesh_.pp_group());
 
   // Data parallelism's order: gradients become final from the last layer back, so the reverse of
@@ -76,43 +56,34 @@ Trainer::Trainer(const TrainConfig& config, Communicator& world, const std::stri
     if (std::find(wte.begin(), wte.end(), p) == wte.end()) params_.push_back(p);
   std::reverse(params_.begin(), params_.end());
   for (Parameter* p : wte) params_.push_back(p);
-  std::vector<DpTensor> tensors;
   std::vector<OptimizerTensorInfo> info;
   for (Parameter* p : params_) {
-    tensors.push_back({&p->value, &p->grad});
     // Counted once in the norm: replicated tensors on TP rank 0 only, tied copies not at all.
     info.push_back({p->weight_decay(), (!p->replicated() || mesh_.coord().tp == 0) && !stage_->is_tied_copy(p)});
   }
-  DataParallelOptions dpo;
-  dpo.bucket_bytes = static_cast<std::size_t>(l.bucket_mb * 1024 * 1024);
-  dpo.overlap = l.overlap_grad_reduce;
-  dpo.zero1 = l.zero1;
-  dp_ = std::make_unique<DataParallel>(tensors, &mesh_.dp_group(), dpo);
+  dp_ = std::make_unique<DataParallel>(stage_->dp_tensors(params_), &mesh_.dp_group(), plan_.dp);
   grad_sync_ = stage_->wire_grad_sync(params_, &mesh_.tp_group(), mesh_.embedding_group(), dp_.get());
-  const OptimizerConfig& o = config_.optimizer;
-  optimizer_ = std::make_unique<DistributedAdamW>(
-      *dp_, info, &world_,
-      AdamWConfig{static_cast<float>(o.beta1), static_cast<float>(o.beta2), static_cast<float>(o.eps),
-                  static_cast<float>(o.weight_decay), o.grad_clip});
+  optimizer_ = std::make_unique<DistributedAdamW>(*dp_, info, &world_, plan_.adamw);
 
-  train_.emplace(TokenFile(train_path), static_cast<int>(config_.model.seq_len), config_.data.seed);
-  val_.emplace(TokenFile(val_path), static_cast<int>(config_.model.seq_len), config_.data.seed + 1);
+  const int seq = static_cast<int>(plan_.model.seq_len);
+  train_.emplace(TokenFile(plan_.data.train), seq, plan_.data.seed);
+  val_.emplace(TokenFile(plan_.data.val), seq, plan_.data.seed + 1);
   for (const TokenLoader* d : {&*train_, &*val_})
-    TRIDENT_CHECK(d->max_token() < config_.model.vocab, d->file().path(), " holds token ", d->max_token(),
-                  " but model.vocab is ", config_.model.vocab, ": raise model.vocab above ", d->max_token());
-  if (config_.peak_flops > 0) peak_flops_ = config_.peak_flops;
+    TRIDENT_CHECK(d->max_token() < plan_.model.vocab, d->file().path(), " holds token ", d->max_token(),
+                  " but model.vocab is ", plan_.model.vocab, ": raise model.vocab above ", d->max_token());
+  if (plan_.peak_flops > 0) peak_flops_ = plan_.peak_flops;
   else if (device_.is_cuda()) peak_flops_ = gpu_peak_flops(device_, compute_dtype_);
   else peak_flops_ = measure_cpu_peak_flops(world_);
 }
 
 Trainer::~Trainer() = default;
 
-nlohmann::json Trainer::train_step() {
-  const LayoutConfig& l = config_.layout;
-  const std::int64_t per_replica = static_cast<std::int64_t>(l.micro_batches) * l.micro_batch_size;
-  const std::int64_t global = per_replica * l.dp;
-  for (Communicator* c : {&mesh_.tp_group(), &mesh_.pp_group(), &mesh_.dp_group()}) c->reset_busy_seconds();
-  if (mesh_.embedding_group()) mesh_.embedding_group()->reset_busy_seconds();
+StepRecord Trainer::train_step() {
+  const std::int64_t per_replica = static_cast<std::int64_t>(plan_.micro_batches()) * plan_.micro_batch_size;
+  const std::int64_t global = plan_.samples_per_step();
+  std::vector<Communicator*> groups = {&mesh_.tp_group(), &mesh_.pp_group(), &mesh_.dp_group()};
+  if (mesh_.embedding_group()) groups.push_back(mesh_.embedding_group());
+  for (Communicator* c : groups) c->reset_busy_seconds();
   allocator_for(device_).reset_peak();
   world_.barrier();  // steps start together, so step time and bubble are the pipeline's own
   const Clock::time_point t0 = Clock::now();
@@ -121,9 +92,9 @@ nlohmann::json Trainer::train_step() {
   train_->batch(samples_consumed_ + mesh_.coord().dp * per_replica, per_replica, ids, targets);
   stage_->set_batch(ids, targets);
   dp_->zero_grads();
-  grad_sync_->start_step(schedule_.micro_batches);
+  grad_sync_->start_step(plan_.micro_batches());
 
-  const ExecutionStats stats = executor_->run(*stage_);
+  const ExecutionStats run = executor_->run(*stage_);
   const Clock::time_point reduce_start = Clock::now();
   {
     const NvtxRange range("grad sync finish", NvtxColor::kOptimizer);
@@ -131,54 +102,44 @@ nlohmann::json Trainer::train_step() {
   }
   const double reduce_wait = since(reduce_start);
 
-  // The step's loss: each replica's last stage holds it; TP rank 0 of it reports.
+  // The step's loss decides whether the update happens, so every rank needs it now.
   const double mine = stage_->holds_loss() && mesh_.coord().tp == 0 ? stage_->loss() : 0.0;
-  const double loss = world_sum(world_, mine) / l.dp;
-  const double lr = learning_rate(step_, config_.optimizer.warmup_steps, config_.steps, config_.optimizer.lr,
-                                  config_.optimizer.min_lr);
+  const double loss = replica_mean(world_, mine, plan_.mesh.dp());
+  const double lr = learning_rate(step_, plan_.lr.warmup_steps, plan_.steps, plan_.lr.max_lr, plan_.lr.min_lr);
   OptimizerStepResult r;
   {
     const NvtxRange range("optimizer step", NvtxColor::kOptimizer);
     r = optimizer_->step(lr, std::isfinite(loss));
     stage_->refresh_compute_copies();  // the bf16 copies the next step's GEMMs read
   }
-  const double step_time = world_max(world_, since(t0));
+  RankStepStats stats = rank_stats(run, plan_.schedule);
+  stats.step_s = since(t0);
+  stats.comm = {mesh_.tp_group().busy_seconds(), mesh_.pp_group().busy_seconds(), mesh_.dp_group().busy_seconds(),
+                mesh_.embedding_group() ? mesh_.embedding_group()->busy_seconds() : 0.0};
+  stats.peak_bytes = static_cast<double>(allocator_for(device_).stats().peak_bytes);
   ++step_;
   samples_consumed_ += global;
 
   // This step's trace: the executor's timeline plus the DP reduction's tail.
-  trace_ = to_trace_events(stats.timeline, 1e6);
+  trace_ = to_trace_events(run.timeline, 1e6);
   for (TraceEvent& e : trace_) e.pid = world_.rank();
-  trace_.push_back({"dp reduce (tail)", "comm", world_.rank(), 2, stats.step_s * 1e6, reduce_wait * 1e6, {}});
+  trace_.push_back({"dp reduce (tail)", "comm", world_.rank(), 2, run.step_s * 1e6, reduce_wait * 1e6, {}});
 
-  const double bubble = world_sum(world_, stats.step_s - stats.compute_s) / world_.size();
-  const double flops = config_.model.flops_per_step(global);
-  nlohmann::json rec;
-  rec["step"] = step_;
-  rec["loss"] = std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json(nullptr);
-  rec["grad_norm"] = std::isfinite(r.grad_norm) ? nlohmann::json(r.grad_norm) : nlohmann::json(nullptr);
-  rec["lr"] = lr;
-  rec["skipped"] = r.skipped;
-  rec["step_time_s"] = step_time;
-  rec["tokens_per_s"] = static_cast<double>(global * config_.model.seq_len) / step_time;
-  rec["tflops_per_rank"] = flops / step_time / world_.size() / 1e12;
-  rec["mfu"] = flops / step_time / world_.size() / peak_flops_;
-  rec["bubble_s"] = bubble;
-  rec["bubble_frac"] = bubble / step_time;
-  const double emb = mesh_.embedding_group() ? mesh_.embedding_group()->busy_seconds() : 0.0;
-  rec["comm_s"] = {{"tp", world_max(world_, mesh_.tp_group().busy_seconds())},
-                   {"pp", world_max(world_, mesh_.pp_group().busy_seconds())},
-                   {"dp", world_max(world_, mesh_.dp_group().busy_seconds())},
-                   {"embedding", world_max(world_, emb)}};
-  const double peak = static_cast<double>(allocator_for(device_).stats().peak_bytes);
-  rec["peak_mem_bytes"] = {{"min", -world_max(world_, -peak)}, {"max", world_max(world_, peak)}};
-  return rec;
+  StepTotals totals;
+  totals.step = step_;
+  totals.loss = loss;
+  totals.grad_norm = r.grad_norm;
+  totals.lr = lr;
+  totals.skipped = r.skipped;
+  totals.tokens = static_cast<double>(global * plan_.model.seq_len);
+  totals.model_flops = plan_.model.flops_per_step(global);
+  totals.peak_flops = peak_flops_;
+  return gather_step_record(world_, plan_.mesh, plan_.schedule, stats, totals);
 }
 
 double Trainer::evaluate() {
-  const LayoutConfig& l = config_.layout;
-  const int m = std::max(1, config_.eval_batches);
-  const std::int64_t per_replica = static_cast<std::int64_t>(m) * l.micro_batch_size;
+  const int m = plan_.eval_batches;
+  const std::int64_t per_replica = static_cast<std::int64_t>(m) * plan_.micro_batch_size;
   Tensor ids, targets;
   val_->batch(mesh_.coord().dp * per_replica, per_replica, ids, targets);
   stage_->set_eval(true);
@@ -186,7 +147,7 @@ double Trainer::evaluate() {
   eval_executor_->run(*stage_);
   stage_->set_eval(false);
   const double mine = stage_->holds_loss() && mesh_.coord().tp == 0 ? stage_->loss() : 0.0;
-  return world_sum(world_, mine) / l.dp;
+  return replica_mean(world_, mine, plan_.mesh.dp());
 }
 
 }  // namespace trident

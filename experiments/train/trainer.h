@@ -20,30 +20,30 @@
 
 #include "core/trace.h"
 #include "experiments/data/token_loader.h"
-#include "experiments/plan/train_config.h"
+#include "experiments/plan/plan.h"
+#include "experiments/train/gpt_pipeline_stage.h"
+#include "experiments/train/step_record.h"
 #include "parallel/data_parallel.h"
 #include "parallel/device_mesh.h"
+#include "parallel/grad_sync.h"
 #include "parallel/optimizer.h"
 #include "schedules/executor.h"
-#include "experiments/train/gpt_pipeline_stage.h"
 
 namespace trident {
 
-// The device a rank trains on: "cpu", "cuda:N" as written, or "cuda" = the GPU of this rank's
+// The device a rank trains on: the plan's, where "cuda" (local_gpu) becomes the GPU of this rank's
 // node-local rank (wrapping around when ranks outnumber GPUs, which then share them).
-Device resolve_training_device(const std::string& device, Communicator& world);
-// precision "auto" → bf16 on a GPU, f32 on the host; otherwise as written.
-DType resolve_compute_dtype(const std::string& precision, Device device);
+Device resolve_training_device(const DevicePlan& device, Communicator& world);
 
 class Trainer {
  public:
-  // Collective over `world` (whose size must be config.world_size()). `train_path`/`val_path` are
-  // the token files (resolved by the caller; the default corpus is made before).
-  Trainer(const TrainConfig& config, Communicator& world, const std::string& train_path, const std::string& val_path);
+  // Collective over `world` (whose size must be plan.world_size()). plan.data names the token
+  // files (resolved by the caller: the default corpus is made before).
+  Trainer(const TrainPlan& plan, Communicator& world);
   ~Trainer();
 
-  // One optimizer step on the next batch. Returns its metrics record (the same on every rank).
-  nlohmann::json train_step();
+  // One optimizer step on the next batch. Returns its record (the same on every rank).
+  StepRecord train_step();
   // Mean validation loss over eval_batches micro-batches per DP replica (the same samples every time).
   double evaluate();
 
@@ -54,7 +54,7 @@ class Trainer {
   void load_checkpoint(const std::string& dir);
 
   std::int64_t step() const { return step_; }
-  const TrainConfig& config() const { return config_; }
+  const TrainPlan& plan() const { return plan_; }
   const DeviceMesh& mesh() const { return mesh_; }
   Device device() const { return device_; }
   DType compute_dtype() const { return compute_dtype_; }
@@ -65,16 +65,14 @@ class Trainer {
   const std::vector<TraceEvent>& last_step_trace() const { return trace_; }
 
  private:
-  TrainConfig config_;
+  TrainPlan plan_;
   Communicator& world_;   // host communicator (MPI): metrics, config, checkpoints' bookkeeping
   Device device_;         // where the model lives: cpu, or this rank's GPU
   DType compute_dtype_;   // activations and GEMM weights (bf16 on GPUs by default); masters f32
   // The world the mesh is split from: NCCL on GPUs (one GPU per rank), else MPI (device tensors
   // staged through host memory when ranks share a GPU).
   std::unique_ptr<Communicator> device_world_;
-  MeshLayout layout_;
   DeviceMesh mesh_;
-  Schedule schedule_;
   std::unique_ptr<GptPipelineStage> stage_;
   std::unique_ptr<PipelineExecutor> executor_, eval_executor_;
   ParameterList params_;                 // in DataParallel's order

@@ -25,20 +25,20 @@ void Trainer::save_checkpoint(const std::string& dir) {
     fs::create_directories(tmp);
   }
   world_.barrier();
-  dp_->gather_optimizer_state();  // ZeRO-1: every rank then holds whole moments of its tensors
   const TensorParallel& tp = stage_->chunk_model(stage_->chunks().front()).tp();
   std::vector<std::pair<std::string, Tensor>> model, optim;
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    Parameter* p = params_[i];
-    // Collective over TP; every replica takes part so the TP groups stay in step.
-    Tensor value = without_padding(*p, gather_full(*p, p->value, tp));
-    Tensor m = without_padding(*p, gather_full(*p, dp_->exp_avg(static_cast<int>(i)), tp));
-    Tensor v = without_padding(*p, gather_full(*p, dp_->exp_avg_sq(static_cast<int>(i)), tp));
-    if (stage_->is_tied_copy(p)) continue;  // the embedding's copy is the one stored
+  // Each tensor whole over DP (gathered from the shards under ZeRO), then over TP: collective over
+  // both, in tensor order, so every replica takes part and the groups stay in step.
+  dp_->for_each_full_state([&](int i, const Tensor& value_local, const Tensor& m_local, const Tensor& v_local) {
+    Parameter* p = params_[static_cast<std::size_t>(i)];
+    Tensor value = without_padding(*p, gather_full(*p, value_local, tp));
+    Tensor m = without_padding(*p, gather_full(*p, m_local, tp));
+    Tensor v = without_padding(*p, gather_full(*p, v_local, tp));
+    if (stage_->is_tied_copy(p)) return;  // the embedding's copy is the one stored
     model.emplace_back(p->name(), value);
     optim.emplace_back(p->name() + ".exp_avg", m);
     optim.emplace_back(p->name() + ".exp_avg_sq", v);
-  }
+  });
   const std::string suffix = "-pp" + std::to_string(mesh_.coord().pp) + ".safetensors";
   if (mesh_.coord().dp == 0 && mesh_.coord().tp == 0 && !model.empty()) {
     write_safetensors((fs::path(tmp) / ("model" + suffix)).string(), model, {{"format", "pt"}});
@@ -56,10 +56,10 @@ void Trainer::save_checkpoint(const std::string& dir) {
                        {"step", step_},
                        {"optimizer_steps", optimizer_->steps_taken()},
                        {"samples_consumed", samples_consumed_},
-                       {"data_seed", config_.data.seed},
-                       {"model", model_sizes(config_.model)},
-                       {"written_by_layout", {{"dp", layout_.dp()}, {"pp", layout_.pp()}, {"tp", layout_.tp()},
-                                              {"schedule", schedule_.name}}},
+                       {"data_seed", plan_.data.seed},
+                       {"model", model_sizes(plan_.model)},
+                       {"written_by_layout", {{"dp", plan_.mesh.dp()}, {"pp", plan_.mesh.pp()}, {"tp", plan_.mesh.tp()},
+                                              {"schedule", plan_.schedule.name}}},
                        {"files", files}});
     fs::remove_all(dir);  // an older checkpoint at the same path
     fs::rename(tmp, dir);
@@ -70,23 +70,23 @@ void Trainer::save_checkpoint(const std::string& dir) {
 void Trainer::load_checkpoint(const std::string& dir) {
   const CheckpointReader ckpt(dir);
   const nlohmann::json& m = ckpt.manifest();
-  const nlohmann::json want = model_sizes(config_.model);
+  const nlohmann::json want = model_sizes(plan_.model);
   for (const auto& [key, value] : want.items())
     TRIDENT_CHECK(m["model"].value(key, -1) == value.get<std::int64_t>(), "checkpoint '", dir, "' is for model.", key,
                   " = ", m["model"].value(key, -1), " but this run has model.", key, " = ", value.get<std::int64_t>());
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Parameter* p = params_[i];
-    auto load = [&](const std::string& name, const Tensor& dst) {
+    // This TP rank's shard of a stored tensor (whole over DP: data parallelism keeps its part).
+    auto read = [&](const std::string& name) {
       const SafetensorsFile& f = ckpt.file_of(name);
       TRIDENT_CHECK(f.shape(name) == p->export_shape(), "checkpoint '", dir, "': '", name, "' is ",
                     f.shape(name).str(), " but this model needs ", p->export_shape().str());
       Tensor full = Tensor::zeros(p->full_shape());  // vocabulary padding rows stay zero
       f.read_into(name, full.slice0(0, p->valid_rows()));
-      dst.copy_from(extract_shard(full, p->spec()).to(dst.device()));
+      return extract_shard(full, p->spec());
     };
-    load(p->name(), p->value);
-    load(p->name() + ".exp_avg", dp_->exp_avg(static_cast<int>(i)));
-    load(p->name() + ".exp_avg_sq", dp_->exp_avg_sq(static_cast<int>(i)));
+    dp_->load_full_state(static_cast<int>(i), read(p->name()), read(p->name() + ".exp_avg"),
+                         read(p->name() + ".exp_avg_sq"));
   }
   step_ = m.at("step").get<std::int64_t>();
   samples_consumed_ = m.at("samples_consumed").get<std::int64_t>();

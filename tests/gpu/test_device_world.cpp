@@ -94,13 +94,13 @@ TEST(MpiStaging, RingSendRecvAndAsyncAllReduce) {
 // ---- backend selection (runs in every build) ----------------------------------------------------
 
 TEST(DeviceWorld, MpiAndAutoOnTheHost) {
-  std::unique_ptr<Communicator> mpi = make_device_world(test_world(), Device::cpu(), "mpi");
+  std::unique_ptr<Communicator> mpi = make_device_world(test_world(), Device::cpu(), CommBackend::kMpi);
   EXPECT_EQ(mpi->backend(), "mpi");
   EXPECT_EQ(mpi->name(), "world");
   EXPECT_EQ(mpi->size(), world_size());
   EXPECT_EQ(mpi->rank(), world_rank());
   EXPECT_EQ(mpi->timeout(), test_world().timeout());
-  std::unique_ptr<Communicator> autod = make_device_world(test_world(), Device::cpu(), "auto");
+  std::unique_ptr<Communicator> autod = make_device_world(test_world(), Device::cpu(), CommBackend::kAuto);
   EXPECT_EQ(autod->backend(), "mpi");
   Tensor x = Tensor::empty({1}, DType::kI32);
   x.data<std::int32_t>()[0] = 1;
@@ -109,12 +109,12 @@ TEST(DeviceWorld, MpiAndAutoOnTheHost) {
 }
 
 TEST(DeviceWorld, RefusalsNameTheConfigField) {
-  const std::string cpu = error_of([] { make_device_world(test_world(), Device::cpu(), "nccl"); });
+  const std::string cpu = error_of([] { make_device_world(test_world(), Device::cpu(), CommBackend::kNccl); });
   EXPECT_TRUE(contains(cpu, "comm = \"nccl\" needs device = \"cuda\"")) << cpu;
-  const std::string bogus = error_of([] { make_device_world(test_world(), Device::cpu(), "gloo"); });
+  const std::string bogus = error_of([] { make_device_world(test_world(), Device::cpu(), parse_comm_backend("gloo")); });
   EXPECT_TRUE(contains(bogus, "comm = \"gloo\" is not a communicator backend")) << bogus;
   if (!cuda_probe().built_with_cuda) {
-    const std::string build = error_of([] { make_device_world(test_world(), Device::cuda(0), "nccl"); });
+    const std::string build = error_of([] { make_device_world(test_world(), Device::cuda(0), CommBackend::kNccl); });
     EXPECT_TRUE(contains(build, "needs a CUDA build")) << build;
   }
 }

@@ -52,7 +52,7 @@ std::unique_ptr<Communicator>& nccl_world_slot() {
 
 Communicator& nccl_world() {
   std::unique_ptr<Communicator>& world = nccl_world_slot();
-  if (!world) world = make_device_world(test_world(), nccl_device(), "nccl");
+  if (!world) world = make_device_world(test_world(), nccl_device(), CommBackend::kNccl);
   return *world;
 }
 
@@ -386,7 +386,7 @@ TEST(NcclCommunicator, BusySecondsCountDeviceTimeOfTheGroup) {
 
 TEST(NcclCommunicator, AutoPicksNcclWithAGpuPerRank) {
   REQUIRE_NCCL();
-  std::unique_ptr<Communicator> world = make_device_world(test_world(), nccl_device(), "auto");
+  std::unique_ptr<Communicator> world = make_device_world(test_world(), nccl_device(), CommBackend::kAuto);
   EXPECT_EQ(world->backend(), "nccl");
   Tensor x = make(5, DType::kI32, nccl_device(), [&](std::int64_t) { return world_rank(); });
   world->all_reduce(x, ReduceOp::kSum);
