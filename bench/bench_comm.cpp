@@ -1,5 +1,8 @@
 // Communication bandwidth of the MPI backend, in nccl-tests terms. Run on two ranks:
-//   mpirun -np 2 build/bench/bench_comm
+//   experiments/launch/launch.sh 2 build/bench/bench_comm
+// all_reduce: the blocking call (MPI's own, on the calling thread); all_reduce_async: the same issued
+// non-blocking and waited for, as data parallelism does (it runs on the group's communication
+// thread); send_recv: point-to-point.
 // Counters (rank 0 prints them), bandwidths in GB/s:
 //   algbw     = bytes / time
 //   busbw     = algbw * 2(n-1)/n for all-reduce, = algbw for send/recv (one-way time: half a round trip)
@@ -62,7 +65,7 @@ void report(benchmark::State& state, std::int64_t bytes, double total_seconds, d
   state.counters["vs_memcpy"] = memcpy_bw > 0 ? busbw / memcpy_bw : 0.0;
 }
 
-void BM_AllReduce(benchmark::State& state) {
+void BM_AllReduce(benchmark::State& state, bool async) {
   const std::int64_t bytes = state.range(0);
   const double memcpy_bw = memcpy_bandwidth(static_cast<std::size_t>(bytes));
   trident::Tensor x = trident::Tensor::empty({bytes / 4});
@@ -71,7 +74,8 @@ void BM_AllReduce(benchmark::State& state) {
   double total = 0.0;
   for (auto _ : state) {
     const Clock::time_point start = Clock::now();
-    g_world->all_reduce(x, trident::ReduceOp::kSum);
+    if (async) g_world->all_reduce_async(x, trident::ReduceOp::kSum).wait();
+    else g_world->all_reduce(x, trident::ReduceOp::kSum);
     const double t = trident::bench::max_over_ranks(seconds_since(start));
     state.SetIterationTime(t);
     total += t;
@@ -113,13 +117,14 @@ void BM_SendRecv(benchmark::State& state) {
 }
 
 void register_benchmarks() {
-  for (std::int64_t bytes = 4 << 10; bytes <= (std::int64_t{64} << 20); bytes *= 4) {
-    benchmark::RegisterBenchmark("all_reduce", BM_AllReduce)
-        ->Arg(bytes)
-        ->Iterations(iterations_for(bytes))
-        ->UseManualTime()
-        ->Unit(benchmark::kMicrosecond);
-  }
+  for (bool async : {false, true})
+    for (std::int64_t bytes = 4 << 10; bytes <= (std::int64_t{64} << 20); bytes *= 4) {
+      benchmark::RegisterBenchmark(async ? "all_reduce_async" : "all_reduce", BM_AllReduce, async)
+          ->Arg(bytes)
+          ->Iterations(iterations_for(bytes))
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
   for (std::int64_t bytes = 4 << 10; bytes <= (std::int64_t{64} << 20); bytes *= 4) {
     benchmark::RegisterBenchmark("send_recv", BM_SendRecv)
         ->Arg(bytes)

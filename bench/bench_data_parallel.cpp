@@ -1,34 +1,32 @@
-// Data-parallel weak scaling. Run on two ranks: experiments/launch/launch.sh 2 build/bench/bench_data_parallel
+// Data-parallel weak scaling and ZeRO. Run on two ranks: experiments/launch/launch.sh 2 build/bench/bench_data_parallel
 //
-// BM_DpScaling/dp:D[/overlap:0] — full Trainer steps (forward, backward, bucketed gradient
-//   all-reduce, AdamW) of the `mini` model (L4 h256 nh8 S256 V4096, random tokens in [0, 4096)) at
-//   pp = tp = 1, with the same batch on every rank (m = 2 micro-batches of 2 sequences), one OpenBLAS
-//   thread per rank and the default 4 MB buckets; gradient reduction overlapped with the backward
-//   unless overlap:0. dp:1 trains on rank 0 alone (rank 1 idles through the same loop); dp:2 on both
-//   ranks, one replica each. The work per rank is the same, so ideally the step time is too (weak
-//   scaling). Time: the step's time (the slowest rank's) over kTimedSteps = 20 steps after a warm-up step
-//   (the whole program takes about half a minute).
-//   step_ms                mean step time.
-//   tokens_per_s_per_rank  tokens one rank trains on per second.
-//   efficiency             (dp >= 2) step_ms of dp:1 (registered first, so measured before) / this
-//                          step_ms: 1 is perfect scaling.
-//   dp_exposed_ms          (dp >= 2) time per step spent inside DP communication calls — launching,
-//                          polling and waiting for the bucket all-reduces (DataParallel::comm_seconds())
-//                          — on the rank that spent the least, mean over steps: the part of the
-//                          reduction the backward did not hide. The least, not the most: the rank that
-//                          finishes its backward first waits in the reduction for the other, and that
-//                          wait is skew between ranks (noise from other processes on a shared machine
-//                          is most of it), not communication; the rank arriving last waits only for the
-//                          reduction itself. Not the record's comm_s.dp either, which counts waits only:
-//                          Open MPI advances a non-blocking all-reduce only inside MPI calls, so the
-//                          reduction work done in the polls during the backward is the rank's too.
-//   dp_total_ms            (dp >= 2) the same reduction with nothing to overlap, right after the timed
-//                          steps: every bucket launched and waited for on the same buffers, as the
-//                          step's finish_grad_reduce() does with overlap off (slowest rank after a
-//                          barrier, median of kTotalRounds rounds: one round is ~10 ms, so a single
-//                          preemption would swing a mean): everything there was to hide.
-//   hidden_frac            (dp >= 2) 1 − dp_exposed_ms / dp_total_ms, clamped to [0, 1]; about 0 with
-//                          overlap off, by construction.
+// BM_Dp/<model>/dp:D[/overlap:0][/zero:Z] — full Trainer steps (forward, backward, gradient
+//   reduction, AdamW) at pp = tp = 1, the same batch shapes on every rank, one OpenBLAS thread per
+//   rank, the default 4 MiB buckets. dp:1 trains on rank 0 alone (rank 1 idles through the same loop,
+//   spinning in MPI on its own core); dp:2 on both ranks, one replica each. The work per rank is the
+//   same, so ideally the step time is too (weak scaling). Models:
+//     mini  L4 h256 nh8 S256 V4096, m = 2 micro-batches of 2 sequences: compute-bound
+//     comm  the same weights at S64, m = 1 of 2 sequences: 1/8 of mini's compute per step for the
+//           same 17 MiB of gradients, so communication matters
+//   pytorch_ddp_peer.py measures PyTorch DDP (gloo) on the same shapes.
+// Time: the step's time (the slowest rank's, StepRecord::step_time_s) over kTimedSteps steps after
+// a warm-up step. Counters:
+//   step_ms           mean step time
+//   efficiency        (dp:2) step_ms of the model's dp:1 (registered first) / this step_ms: 1 is
+//                     perfect scaling
+//   dp_comm_ms        (dp:2) DP communication per step: the time the DP group's reductions (and ZeRO-3
+//                     gathers) were in progress, overlapped or not (StepRecord comm_s.dp, slowest rank)
+//   dp_exposed_ms     (dp:2) the time the computation waited for them, on the rank that waited least,
+//                     mean over steps: the part the backward did not hide. The least, not the most: the
+//                     rank that finishes its backward first also waits for the other to arrive, which
+//                     is skew between ranks (noise from other processes on a shared machine is most of
+//                     it), not communication. dp_exposed_max_ms is the most-waiting rank's, for scale.
+//   dp_alone_ms       (dp:2, ZeRO-0/1) the step's reduction with nothing to overlap, right after the
+//                     timed steps: every bucket launched and waited for on the same buffers after a
+//                     barrier (slowest rank, median of kAloneRounds rounds): everything there was to hide
+//   exposed_frac      (dp:2) dp_exposed_ms / dp_alone_ms (ZeRO-2/3: / dp_comm_ms); target <= 0.30
+//   model_state_mib   weights + gradients + optimizer state per rank (the peak's breakdown)
+//   peak_mib          peak tracked memory per rank
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -37,11 +35,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "bench/mpi_bench.h"
@@ -55,15 +53,28 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kMicroBatches = 2, kMicroBatchSize = 2;
 constexpr int kTimedSteps = 20;
-constexpr int kTotalRounds = 11;  // odd: the median is one round
+constexpr int kAloneRounds = 11;  // odd: the median is one round
+
+struct Model {
+  const char* name;
+  GptConfig config;
+  int micro_batches, micro_batch_size;
+};
+
+Model mini_model() { return {"mini", GptConfig::mini(), 2, 2}; }
+Model comm_model() {
+  GptConfig c = GptConfig::mini();
+  c.seq_len = 64;
+  return {"comm", c, 1, 2};
+}
 
 Communicator* g_world = nullptr;
 std::string g_data_dir;
-double g_dp1_step_s = 0.0;
+std::map<std::string, double> g_dp1_step_s;  // per model
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double min_over_ranks(double value) { return -bench::max_over_ranks(-value); }
 
 // Removes the token files when the program ends (a static outlives every benchmark run).
 struct DataDirCleanup {
@@ -95,15 +106,16 @@ void write_data(Communicator& world) {
   world.barrier();
 }
 
-TrainConfig make_config(int dp, bool overlap) {
+TrainConfig make_config(const Model& m, int dp, bool overlap, int zero) {
   TrainConfig c;
-  c.model = GptConfig::mini();
+  c.model = m.config;
   c.layout.dp = dp;
   c.layout.pp = 1;
   c.layout.tp = 1;
-  c.layout.micro_batches = kMicroBatches;
-  c.layout.micro_batch_size = kMicroBatchSize;
+  c.layout.micro_batches = m.micro_batches;
+  c.layout.micro_batch_size = m.micro_batch_size;
   c.layout.overlap_grad_reduce = overlap;
+  c.layout.zero = zero;
   c.steps = 100;
   c.eval_interval = 0;
   c.peak_flops = 1e12;  // MFU is not reported here; skips the probe
@@ -112,18 +124,14 @@ TrainConfig make_config(int dp, bool overlap) {
   return c;
 }
 
-// The smallest value over the world's ranks.
-double min_over_ranks(double value) { return -bench::max_over_ranks(-value); }
-
-// The step's gradient reduction with nothing to overlap: every bucket's all-reduce launched on its
-// grads buffer and waited for through DataParallel itself (a step of one contribution, finished at
-// once), so it is the same code, message sizes and polling as the step's — blocking all-reduces one
-// bucket at a time would time a different pattern. Seconds per round, slowest rank, median over rounds.
-// Called by every world rank; those without a trainer contribute 0. Leaves the gradients averaged
+// The step's gradient reduction with nothing to overlap (ZeRO-0/1): every bucket's reduction
+// launched and waited for through DataParallel itself (a step finished at once), so it is the same
+// code, message sizes and thread as the step's. Seconds per round, slowest rank, median over rounds.
+// Called by every world rank; those without a trainer contribute 0. Leaves the gradients reduced
 // again, which the next step's zero_grads() discards.
-double total_reduce_seconds(Trainer* trainer) {
+double alone_reduce_seconds(Trainer* trainer) {
   std::vector<double> rounds;
-  for (int round = 0; round < kTotalRounds; ++round) {
+  for (int round = 0; round < kAloneRounds; ++round) {
     double t = 0.0;
     if (trainer) {
       DataParallel& dp = trainer->data_parallel();
@@ -135,51 +143,59 @@ double total_reduce_seconds(Trainer* trainer) {
     }
     rounds.push_back(bench::max_over_ranks(t));
   }
-  std::nth_element(rounds.begin(), rounds.begin() + kTotalRounds / 2, rounds.end());
-  return rounds[kTotalRounds / 2];
+  std::nth_element(rounds.begin(), rounds.begin() + kAloneRounds / 2, rounds.end());
+  return rounds[kAloneRounds / 2];
 }
 
-void BM_DpScaling(benchmark::State& state, int dp, bool overlap) {
+void BM_Dp(benchmark::State& state, Model model, int dp, bool overlap, int zero) {
   // The first `dp` world ranks form the job; the others get no group and idle through the loop.
   std::unique_ptr<Communicator> job = g_world->split(g_world->rank() < dp ? 0 : -1, g_world->rank(), "job");
   std::optional<Trainer> trainer;
-  const TrainConfig config = make_config(dp, overlap);
-  if (job) trainer.emplace(config, *job, config.data.train, config.data.val);
+  if (job) trainer.emplace(resolve_plan(make_config(model, dp, overlap, zero)), *job);
 
-  // One step: {step time (the slowest rank's), time in DP communication calls (the least any rank spent)}.
-  auto step = [&]() -> std::pair<double, double> {
-    // Ranks without a trainer take part in the reductions without counting: 0 under max, +inf under min.
-    // They wait spinning in MPI_Allreduce, on their own core: waiting in a sleeping barrier instead
-    // made dp:1 about 8% slower on the 2-vCPU VM this was written on (the wake-ups cost rank 0).
-    double t = 0.0, comm = std::numeric_limits<double>::infinity();
-    if (trainer) {
-      t = trainer->train_step()["step_time_s"].get<double>();
-      comm = trainer->data_parallel().comm_seconds();
-    }
-    return {bench::max_over_ranks(t), min_over_ranks(comm)};
+  struct Step {
+    double time = 0, comm = 0, exposed_min = 0, exposed_max = 0;
   };
-  step();  // warm-up: first-touch allocations, MPI connections, BLAS buffers
+  // Ranks without a trainer take part in the reductions without counting: 0 under max, +inf under
+  // min. They wait spinning in MPI_Allreduce, on their own core: waiting in a sleeping barrier instead
+  // made dp:1 about 8% slower on the 2-vCPU VM this was written on (the wake-ups cost rank 0).
+  StepRecord last;
+  auto step = [&]() {
+    double t = 0.0, comm = 0.0, exposed = 0.0;
+    if (trainer) {
+      last = trainer->train_step();
+      t = last.step_time_s, comm = last.comm_s.dp, exposed = trainer->data_parallel().exposed_seconds();
+    }
+    return Step{bench::max_over_ranks(t), bench::max_over_ranks(comm),
+                min_over_ranks(trainer ? exposed : std::numeric_limits<double>::infinity()),
+                bench::max_over_ranks(exposed)};
+  };
+  step();  // warm-up: first-touch allocations, MPI connections, BLAS buffers, the comm thread
 
-  double step_sum = 0.0, comm_sum = 0.0;
+  Step sum;
   for (auto _ : state) {
-    const auto [t, comm] = step();
-    step_sum += t;
-    comm_sum += comm;
-    state.SetIterationTime(t);
+    const Step s = step();
+    sum.time += s.time, sum.comm += s.comm, sum.exposed_min += s.exposed_min, sum.exposed_max += s.exposed_max;
+    state.SetIterationTime(s.time);
   }
   const double n = static_cast<double>(state.iterations());
-  const double step_s = step_sum / n;
-  if (dp == 1) g_dp1_step_s = step_s;
+  const double step_s = sum.time / n;
+  if (dp == 1) g_dp1_step_s[model.name] = step_s;
   state.counters["step_ms"] = step_s * 1e3;
-  state.counters["tokens_per_s_per_rank"] =
-      static_cast<double>(kMicroBatches * kMicroBatchSize * config.model.seq_len) / step_s;
+  const MemoryAtPeak& m = last.peak_mem_breakdown;
+  state.counters["model_state_mib"] =
+      bench::max_over_ranks(static_cast<double>(m.weights + m.gradients + m.optimizer_state)) / (1 << 20);
+  state.counters["peak_mib"] = bench::max_over_ranks(static_cast<double>(last.peak_mem_max)) / (1 << 20);
   if (dp < 2) return;
-  const double exposed = comm_sum / n;
-  const double total = total_reduce_seconds(trainer ? &*trainer : nullptr);
-  state.counters["efficiency"] = g_dp1_step_s > 0 ? g_dp1_step_s / step_s : 0.0;
+  const double alone = zero <= 1 ? alone_reduce_seconds(trainer ? &*trainer : nullptr) : 0.0;
+  const double exposed = sum.exposed_min / n, comm = sum.comm / n;
+  state.counters["efficiency"] = g_dp1_step_s.count(model.name) ? g_dp1_step_s[model.name] / step_s : 0.0;
+  state.counters["dp_comm_ms"] = comm * 1e3;
   state.counters["dp_exposed_ms"] = exposed * 1e3;
-  state.counters["dp_total_ms"] = total * 1e3;
-  state.counters["hidden_frac"] = total > 0 ? std::clamp(1.0 - exposed / total, 0.0, 1.0) : 0.0;
+  state.counters["dp_exposed_max_ms"] = sum.exposed_max / n * 1e3;
+  if (zero <= 1) state.counters["dp_alone_ms"] = alone * 1e3;
+  const double base = zero <= 1 ? alone : comm;
+  state.counters["exposed_frac"] = base > 0 ? exposed / base : 0.0;
 }
 
 void register_all(Communicator& world) {
@@ -189,17 +205,26 @@ void register_all(Communicator& world) {
   write_data(world);
   static const DataDirCleanup cleanup{world.rank() == 0 ? g_data_dir : std::string()};
   struct Variant {
-    const char* name;
+    Model model;
     int dp;
     bool overlap;
+    int zero;
   };
-  // dp:1 first: the dp:2 variants' efficiency divides by its step time.
-  for (const Variant& v : {Variant{"BM_DpScaling/dp:1", 1, true}, Variant{"BM_DpScaling/dp:2", 2, true},
-                           Variant{"BM_DpScaling/dp:2/overlap:0", 2, false}})
-    benchmark::RegisterBenchmark(v.name, BM_DpScaling, v.dp, v.overlap)
+  // Each model's dp:1 first: its dp:2 variants' efficiency divides by its step time.
+  const std::vector<Variant> variants = {
+      {mini_model(), 1, true, 0}, {mini_model(), 2, true, 0}, {mini_model(), 2, false, 0},
+      {mini_model(), 2, true, 1}, {mini_model(), 2, true, 2}, {mini_model(), 2, true, 3},
+      {comm_model(), 1, true, 0}, {comm_model(), 2, true, 0}, {comm_model(), 2, false, 0},
+  };
+  for (const Variant& v : variants) {
+    std::string name = std::string("BM_Dp/") + v.model.name + "/dp:" + std::to_string(v.dp);
+    if (!v.overlap) name += "/overlap:0";
+    if (v.zero > 0) name += "/zero:" + std::to_string(v.zero);
+    benchmark::RegisterBenchmark(name.c_str(), BM_Dp, v.model, v.dp, v.overlap, v.zero)
         ->UseManualTime()
         ->Iterations(kTimedSteps)
         ->Unit(benchmark::kMillisecond);
+  }
 }
 
 }  // namespace

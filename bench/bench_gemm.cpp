@@ -2,10 +2,12 @@
 // N = 2048 token rows), each through trident's op table and through a direct cblas_sgemm on the
 // same buffers, so the op-table overhead is visible. Every benchmark reports GFLOP/s and vs_best:
 // its rate over OpenBLAS's own best on a 2048³ square sgemm with the same thread count, measured
-// in the same run (first, or lazily when filtered out).
+// in the same run (first, or lazily when filtered out). The attn/fused/* cases time the fused causal
+// attention op (forward + backward) at mini's shape and at GPT-2's heads for S = 256, 1024, 4096.
 //
 //   build/bench/bench_gemm                       # 1 and 2 OpenBLAS threads, ~0.2 s per benchmark
 //   build/bench/bench_gemm --benchmark_filter=qkv --benchmark_min_time=0.05
+//   build/bench/bench_gemm --benchmark_filter='square|attn/fused'
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
@@ -19,6 +21,7 @@
 
 #include "bench/benchmark_main.h"
 #include "core/cpu/blas_threads.h"
+#include "core/cpu/cpu_attention.h"
 #include "core/ops.h"
 #include "core/tensor.h"
 
@@ -197,31 +200,65 @@ void BM_attention_gemm(benchmark::State& state, AttnGemm which, bool via_ops) {
                  " x M=" + std::to_string(shape.m) + " N=" + std::to_string(shape.n) + " K=" + std::to_string(shape.k));
 }
 
-// The whole causal attention op (fwd: scores + softmax + P·V; bwd: four GEMMs + softmax backward).
-// GFLOP/s counts only the causal half of the GEMM work, i.e. what a perfect causal kernel must do.
-void BM_attention_op(benchmark::State& state, bool backward) {
+// ---- the fused causal attention op (core/cpu/cpu_attention.cpp) ---------------------------------
+
+struct AttnCase {
+  std::string name;
+  std::int64_t batch, seq, heads, head_dim;
+};
+
+// mini's shape, and GPT-2 small's heads (h 768, 12 heads of 64) at S = 256, 1024, 4096 with
+// B·S = 4096 tokens each.
+std::vector<AttnCase> attention_cases() {
+  return {{"mini_S256", kBatch, kSeq, kHeads, kHeadDim},
+          {"h768_S256", 16, 256, 12, 64},
+          {"h768_S1024", 4, 1024, 12, 64},
+          {"h768_S4096", 1, 4096, 12, 64}};
+}
+
+// One iteration = attention_forward + attention_backward. Counters:
+//   GFLOP/s, vs_best     model FLOPs of the causal part only: forward Q·Kᵀ and P·V, backward dV, dP,
+//                        dQ, dK, i.e. 6 · 2·hd per (query, key ≤ query) pair per head; over the
+//                        square sgemm's rate (same threads, same run)
+//   exec_GFLOP/s         also counting backward's recompute of Q·Kᵀ (7 products; FlashAttention-2's count)
+//   fwd_ms, bwd_ms       the halves
+//   saved_bytes          the saved state (log-sum-exp, [B, nh, S, 1] f32); sxs_bytes what [B, nh, S, S]
+//                        probabilities would take; workspace_bytes the per-thread scratch
+void BM_attention(benchmark::State& state, const AttnCase& a) {
   const int threads = static_cast<int>(state.range(0));
   set_blas_threads(threads);
   const Ops& ops = ops_for(Device::cpu());
-  const Tensor qkv = filled({kBatch, kSeq, 3, kHeads, kHeadDim}, 0.01f);
-  const Tensor out = filled({kBatch, kSeq, kHeads, kHeadDim}, 0.0f);
-  const Tensor dout = filled({kBatch, kSeq, kHeads, kHeadDim}, 0.01f);
-  const Tensor saved = Tensor::empty(ops.attention_saved_shape(kBatch, kHeads, kSeq));
+  const Tensor qkv = filled({a.batch, a.seq, 3, a.heads, a.head_dim}, 0.0f);
+  // Random-ish values so the softmax is not degenerate: a fixed pattern in [-1, 1].
+  for (std::int64_t i = 0; i < qkv.numel(); ++i) qkv.data<float>()[i] = static_cast<float>((i * 7919 % 2001) - 1000) * 1e-3f;
+  const Tensor out = filled({a.batch, a.seq, a.heads, a.head_dim}, 0.0f);
+  const Tensor dout = filled({a.batch, a.seq, a.heads, a.head_dim}, 0.01f);
+  const Tensor saved = Tensor::empty(ops.attention_saved_shape(a.batch, a.heads, a.seq));
   const Tensor dqkv = Tensor::empty(qkv.shape());
-  ops.attention_forward(qkv, kHeads, out, saved);
-  auto run = [&] {
-    if (backward)
-      ops.attention_backward(dout, qkv, out, saved, kHeads, dqkv);
-    else
-      ops.attention_forward(qkv, kHeads, out, saved);
-  };
-  run();
-  const auto t0 = Clock::now();
-  for (auto _ : state) run();
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double per_gemm = static_cast<double>(kBatch * kHeads) * kSeq * kSeq * kHeadDim;  // 2·S·S·hd / 2
-  report(state, (backward ? 4.0 : 2.0) * per_gemm, threads, seconds);
-  state.SetLabel(backward ? "attention_backward (causal flops)" : "attention_forward (causal flops)");
+  ops.attention_forward(qkv, a.heads, out, saved);  // warm-up: scratch, page faults
+  ops.attention_backward(dout, qkv, out, saved, a.heads, dqkv);
+  double fwd = 0, bwd = 0;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    ops.attention_forward(qkv, a.heads, out, saved);
+    auto t1 = Clock::now();
+    ops.attention_backward(dout, qkv, out, saved, a.heads, dqkv);
+    fwd += std::chrono::duration<double>(t1 - t0).count();
+    bwd += std::chrono::duration<double>(Clock::now() - t1).count();
+  }
+  const double pairs = static_cast<double>(a.batch * a.heads) * static_cast<double>(a.seq) *
+                       static_cast<double>(a.seq + 1) / 2.0;
+  const double per_product = 2.0 * static_cast<double>(a.head_dim) * pairs;
+  report(state, 6.0 * per_product, threads, fwd + bwd);
+  const double iters = static_cast<double>(state.iterations());
+  state.counters["exec_GFLOP/s"] = 7.0 * per_product * iters / (fwd + bwd) * 1e-9;
+  state.counters["fwd_ms"] = fwd / iters * 1e3;
+  state.counters["bwd_ms"] = bwd / iters * 1e3;
+  state.counters["saved_bytes"] = static_cast<double>(saved.nbytes());
+  state.counters["sxs_bytes"] = 4.0 * static_cast<double>(a.batch * a.heads) * static_cast<double>(a.seq * a.seq);
+  state.counters["workspace_bytes"] = static_cast<double>(cpu::attention_workspace_bytes(a.seq, a.head_dim));
+  state.SetLabel("B=" + std::to_string(a.batch) + " S=" + std::to_string(a.seq) + " nh=" + std::to_string(a.heads) +
+                 " hd=" + std::to_string(a.head_dim) + " fwd+bwd, causal model FLOPs");
 }
 
 void register_all() {
@@ -242,8 +279,10 @@ void register_all() {
       threads(benchmark::RegisterBenchmark(
           name.c_str(), [which, via_ops](benchmark::State& s) { BM_attention_gemm(s, which, via_ops); }));
     }
-  threads(benchmark::RegisterBenchmark("attn/op_forward", [](benchmark::State& s) { BM_attention_op(s, false); }));
-  threads(benchmark::RegisterBenchmark("attn/op_backward", [](benchmark::State& s) { BM_attention_op(s, true); }));
+  static const std::vector<AttnCase> attn = attention_cases();
+  for (const AttnCase& a : attn)
+    threads(benchmark::RegisterBenchmark(("attn/fused/" + a.name).c_str(),
+                                         [&a](benchmark::State& s) { BM_attention(s, a); }));
 }
 
 }  // namespace

@@ -10,20 +10,32 @@
 //                          per block c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj, and the tied logits,
 //                          each forward, dX and dW, through ops_for(cpu).gemm on per-layer buffers.
 //                          The attention core's per-head GEMMs are not in it (see attn_ms)
-//   attn_ms                the attention core op alone (attention_forward + attention_backward, × L):
-//                          its causal-blocked per-head GEMMs plus softmax, as the model calls it
+//   attn_ms                the attention core op alone (attention_forward + attention_backward, × L): the
+//                          fused flash-style kernel (CPU) or cuDNN SDPA (GPU), as the model calls it
 //   vs_gemm_only           step / gemm_ms;  fwd_vs_gemm, bwd_vs_gemm: the phases over their GEMM share
 //   vs_gemm_attn           step / (gemm_ms + attn_ms): what everything else (LayerNorm, GELU, adds,
 //                          embedding, cross-entropy, AdamW, allocation) costs on top
 //   vs_pytorch             tokens/s over PyTorch's on the same model, threads and machine (> 1: faster)
+//   cpu_ms, cpu_vs_gemm_only, cpu_vs_pytorch
+//                          (CPU) the same in process CPU time instead of wall time: on a shared, loaded
+//                          machine time-slicing inflates wall times unevenly, CPU time much less (at
+//                          1 thread; with 2, OpenBLAS's spinning workers add CPU time on both sides)
 //   mfu                    (GPU) model FLOP/s over the device's dense bf16 peak (gpu_peak_flops)
+//   peak_GB                the device allocator's peak over the timed steps (1e9 bytes), baselines excluded
+//   mallocs_per_step       (CPU) tensor allocations the host block cache could not serve from a block of
+//                          the same size freed earlier, per timed step: 0 once the first step has run;
+//                          faults_per_step the page faults (fresh pages touched) per timed step
+//   state_GB               model state by count: 16 B per parameter (f32 value, gradient, AdamW m and v)
+//                          plus the bf16 compute copies; peak_GB − state_GB is what activations and
+//                          workspaces add
 //
 // On the GPU every phase ends with a device synchronize, so phase times are device times; the
 // GEMM-only baseline runs the same bf16 GEMMs (f32 weight-gradient accumulation, as the model).
 //
 // vs_pytorch needs the JSON that bench/pytorch_gpt_reference.py writes ({"mini": {"1": ms, "2": ms},
-// "small": {...}}, ms per step by thread count), named by the TRIDENT_PYTORCH_JSON environment
-// variable; without it (or without that config/thread entry) the counter is left out.
+// "small": {...}}, ms per step by thread count; "mini_cpu" etc. the process CPU ms for cpu_vs_pytorch),
+// named by the TRIDENT_PYTORCH_JSON environment variable; without it (or without that config/thread
+// entry) the counter is left out.
 //
 //   /usr/bin/python3 bench/pytorch_gpt_reference.py --out build/pytorch_gpt.json
 //   TRIDENT_PYTORCH_JSON=build/pytorch_gpt.json build/bench/bench_gpt_step          # ~3 minutes
@@ -34,6 +46,7 @@
 // 1 warm-up + 2 steps; the GEMM-only and attention baselines are the best of 3 (mini) or 1 (small)
 // passes after one warm-up of each shape.
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -45,7 +58,9 @@
 #include <string>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/cpu/blas_threads.h"
+#include "core/cpu/host_block_cache.h"
 #include "core/cuda_probe.h"
 #include "core/ops.h"
 #include "core/rng.h"
@@ -59,6 +74,20 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Minor page faults of the process so far (fresh pages touched).
+double page_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_minflt + u.ru_majflt);
+}
+
+// CPU time of the whole process (all threads), for the cpu_* counters.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 // Where a case runs: the CPU table in f32, or a GPU with bf16 compute.
 struct Target {
@@ -105,6 +134,7 @@ double pytorch_ms(const std::string& config, int threads) {
 
 struct PhaseSeconds {
   double zero = 0, forward = 0, backward = 0, optimizer = 0;
+  double cpu = 0;  // process CPU seconds over the whole step
   double total() const { return zero + forward + backward + optimizer; }
 };
 
@@ -126,6 +156,7 @@ class Trainer {
   PhaseSeconds step() {
     const Ops& ops = ops_for(device_);
     PhaseSeconds t;
+    const double cpu0 = process_cpu_seconds();
     auto t0 = Clock::now();
     model_.zero_grads();
     t.zero = seconds_since(t0, device_);
@@ -145,7 +176,18 @@ class Trainer {
     }
     model_.refresh_compute_copies();  // part of a mixed-precision step: the next GEMMs read bf16
     t.optimizer = seconds_since(t0, device_);
+    t.cpu = process_cpu_seconds() - cpu0;
     return t;
+  }
+
+  // Bytes of parameters, gradients, AdamW moments (f32 each) and bf16 compute copies.
+  double state_bytes() const {
+    double bytes = 0;
+    for (const Parameter* p : params_) {
+      bytes += 16.0 * static_cast<double>(p->value.numel());
+      if (p->for_compute().dtype() != p->value.dtype()) bytes += static_cast<double>(p->for_compute().nbytes());
+    }
+    return bytes;
   }
 
  private:
@@ -206,6 +248,7 @@ struct LogitGemms {
 
 struct BaselineMs {
   double gemm_fwd = 0, gemm_bwd = 0, attn = 0;
+  double gemm_cpu = 0;  // process CPU ms of the least-CPU GEMM pass (forward + backward)
 };
 
 // Times the GEMMs of one step in model order (forward blocks then logits; backward the reverse),
@@ -222,12 +265,12 @@ BaselineMs measure_baseline(const GptConfig& c, std::int64_t batch, int passes, 
     linears.push_back(std::make_unique<LinearGemms>(n, 4 * h, h, t));
   }
   const LogitGemms logits(n, h, c.vocab, t);
-  // The attention core as the model runs it: qkv [B, S, 3, nh, hd], probabilities saved for backward.
+  // The attention core as the model runs it: qkv [B, S, 3, nh, hd], softmax statistics saved for backward.
   const Tensor qkv = filled({batch, c.seq_len, 3, c.heads, c.head_dim()}, 0.01f, dev, t.dtype);
   const Tensor out = filled({batch, c.seq_len, c.heads, c.head_dim()}, 0.0f, dev, t.dtype);
   const Tensor dout = filled({batch, c.seq_len, c.heads, c.head_dim()}, 0.01f, dev, t.dtype);
   const Tensor dqkv = filled(qkv.shape(), 0.0f, dev, t.dtype);
-  const Tensor probs = filled(ops.attention_saved_shape(batch, c.heads, c.seq_len), 0.0f, dev);
+  const Tensor stats = filled(ops.attention_saved_shape(batch, c.heads, c.seq_len), 0.0f, dev);
 
   // Warm-up: each distinct shape once (thread start-up, first touches are done by the fills).
   for (std::size_t i = 0; i < 4; ++i) {
@@ -236,12 +279,13 @@ BaselineMs measure_baseline(const GptConfig& c, std::int64_t batch, int passes, 
   }
   logits.forward(ops);
   logits.backward(ops);
-  ops.attention_forward(qkv, c.heads, out, probs);
-  ops.attention_backward(dout, qkv, out, probs, c.heads, dqkv);
+  ops.attention_forward(qkv, c.heads, out, stats);
+  ops.attention_backward(dout, qkv, out, stats, c.heads, dqkv);
 
-  BaselineMs best{1e300, 1e300, 1e300};
+  BaselineMs best{1e300, 1e300, 1e300, 1e300};
   for (int p = 0; p < passes; ++p) {
     ops.synchronize();
+    const double cpu0 = process_cpu_seconds();
     auto t0 = Clock::now();
     for (const auto& g : linears) g->forward(ops);
     logits.forward(ops);
@@ -250,9 +294,10 @@ BaselineMs measure_baseline(const GptConfig& c, std::int64_t batch, int passes, 
     logits.backward(ops);
     for (auto it = linears.rbegin(); it != linears.rend(); ++it) (*it)->backward(ops);
     best.gemm_bwd = std::min(best.gemm_bwd, seconds_since(t0, dev) * 1e3);
+    best.gemm_cpu = std::min(best.gemm_cpu, (process_cpu_seconds() - cpu0) * 1e3);
     t0 = Clock::now();
-    for (std::int64_t l = 0; l < c.layers; ++l) ops.attention_forward(qkv, c.heads, out, probs);
-    for (std::int64_t l = 0; l < c.layers; ++l) ops.attention_backward(dout, qkv, out, probs, c.heads, dqkv);
+    for (std::int64_t l = 0; l < c.layers; ++l) ops.attention_forward(qkv, c.heads, out, stats);
+    for (std::int64_t l = 0; l < c.layers; ++l) ops.attention_backward(dout, qkv, out, stats, c.heads, dqkv);
     best.attn = std::min(best.attn, seconds_since(t0, dev) * 1e3);
   }
   return best;
@@ -290,6 +335,9 @@ void BM_gpt_step(benchmark::State& state, const Case& k) {
   set_blas_threads(threads);
   Trainer trainer(k.config, k.batch, target);
   trainer.step();  // warm-up: first-touch of activations and optimizer state, BLAS thread start
+  allocator_for(target.device).reset_peak();
+  const std::int64_t misses_before = cpu::host_cache_stats().misses;
+  const double faults_before = page_faults();
 
   PhaseSeconds sum;
   for (auto _ : state) {
@@ -298,7 +346,11 @@ void BM_gpt_step(benchmark::State& state, const Case& k) {
     sum.forward += t.forward;
     sum.backward += t.backward;
     sum.optimizer += t.optimizer;
+    sum.cpu += t.cpu;
   }
+  const double peak_bytes = static_cast<double>(allocator_for(target.device).stats().peak_bytes);
+  const auto host_allocs = static_cast<double>(cpu::host_cache_stats().misses - misses_before);
+  const double faults = page_faults() - faults_before;
   // After the timed loop, so it is not in the rates.
   const BaselineMs base = measure_baseline(k.config, k.batch, k.baseline_passes, target);
 
@@ -319,6 +371,14 @@ void BM_gpt_step(benchmark::State& state, const Case& k) {
   state.counters["fwd_vs_gemm"] = fwd_ms / base.gemm_fwd;
   state.counters["bwd_vs_gemm"] = bwd_ms / base.gemm_bwd;
   state.counters["vs_gemm_attn"] = step_ms / (gemm_ms + base.attn);
+  state.counters["peak_GB"] = peak_bytes * 1e-9;
+  if (!k.gpu) {
+    state.counters["mallocs_per_step"] = host_allocs / iters;
+    state.counters["faults_per_step"] = faults / iters;
+    state.counters["cpu_ms"] = sum.cpu / iters * 1e3;
+    state.counters["cpu_vs_gemm_only"] = sum.cpu / iters * 1e3 / base.gemm_cpu;
+  }
+  state.counters["state_GB"] = trainer.state_bytes() * 1e-9;
   if (k.gpu) {
     state.counters["mfu"] = k.config.flops_per_step(k.batch) / (step_ms * 1e-3) /
                             gpu_peak_flops(target.device, target.dtype);
@@ -328,6 +388,8 @@ void BM_gpt_step(benchmark::State& state, const Case& k) {
   if (torch_ms > 0) {
     state.counters["pytorch_ms"] = torch_ms;
     state.counters["vs_pytorch"] = torch_ms / step_ms;  // = tokens/s over PyTorch's tokens/s
+    const double torch_cpu_ms = pytorch_ms(k.name + "_cpu", threads);
+    if (torch_cpu_ms > 0) state.counters["cpu_vs_pytorch"] = torch_cpu_ms / (sum.cpu / iters * 1e3);
   }
   state.SetLabel("B=" + std::to_string(k.batch) +
                  (k.gpu ? ", cuda:0 bf16" : torch_ms > 0 ? "" : ", no PyTorch reference"));

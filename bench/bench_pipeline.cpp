@@ -1,17 +1,29 @@
-// Pipeline executor benchmarks. Run on two ranks: experiments/launch/launch.sh 2 build/bench/bench_pipeline
+// Pipeline executor benchmarks.
+// Run on two and on four ranks: experiments/launch/launch.sh 2 build/bench/bench_pipeline (and 4).
 //
 // BM_ExecutorOverhead/pp:P — the executor's own cost per action: a 1F1B step of m = 256
 //   micro-batches against a stage that computes nothing (pp=1: bookkeeping only; pp=2: plus MPI
 //   messages of 4 bytes). ns_per_action, and vs_mini_F = that cost / the mean mini-model F
 //   action measured by BM_MiniBubble in the same run (registered first).
-// BM_MiniBubble/<schedule> — pp=2 (one rank per stage, one OpenBLAS thread each) on the `mini`
-//   model (L4 h256 nh8 S256 V4096), m = 8 micro-batches of one sequence. measured_pct: each rank's
-//   bubble, (step time − time in F/B/I/W) / step time with the step time the slowest rank's,
-//   averaged over ranks and iterations. predicted_pct: the analyzer's average bubble fraction for
-//   the same schedule, from this run's measured per-chunk action costs and point-to-point
-//   latency. diff_pp = measured − predicted in percentage points (target |diff_pp| <= 2).
+// BM_MiniBubble/<schedule>/pp:P — pp = the world size (2 or 4; one rank per stage, one OpenBLAS
+//   thread each) on the `mini` model's width (h256 nh8 S256 V4096; 4 blocks at pp=2, 8 at pp=4 so
+//   that the V and looped schedules' 2·pp chunks hold one block each), m = 8 micro-batches of one
+//   sequence. measured_pct: each rank's bubble, (step time − time in F/B/I/W/FB) / step time with
+//   the step time the slowest rank's, averaged over ranks and iterations. predicted_pct: the
+//   analyzer's bubble of the same schedule, averaged the same way, from this run's measured
+//   per-chunk action costs (means over the run's F, B, I and W actions; an overlapped FB is
+//   costed as its F + B, which is how the executor runs it) and point-to-point time p2p (half a
+//   ping-pong of one boundary tensor), with blocking receives (ActionCosts::recv = p2p: see
+//   below). diff_pp = measured − predicted in percentage points (target |diff_pp| <= 2).
+//   async_pred_pct: the prediction if transfers landed while the receiver computes (recv = 0).
+//   Both assume Open MPI copies a large message by itself (single-copy CMA, its default on one
+//   node). Without it (OMPI_MCA_btl_vader_single_copy_mechanism=none, TCP) a transfer moves only
+//   while its sender is inside an MPI call, the sending stage is computing its next action, and
+//   the stages run nearly in lockstep: measured ≈ 1 − 1/pp for every schedule.
+//   The cost-aware schedules (zb-1p, zb-2p) are built for unit costs.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <optional>
@@ -74,14 +86,15 @@ void BM_ExecutorOverhead(benchmark::State& state) {
   state.counters["vs_mini_F"] = g_mini_f_seconds > 0 ? per_action / g_mini_f_seconds : 0.0;
 }
 
-// One-way time of a boundary-sized message between ranks 0 and 1 (half a ping-pong round trip).
+// One-way time of a boundary-sized message between ranks 0 and 1: half the median ping-pong round
+// trip (the median, because on an oversubscribed machine a descheduled rank stretches a few trips).
 double p2p_latency(Communicator& pp, const Shape& shape) {
   Tensor x = Tensor::zeros(shape);
   const int peer = 1 - pp.rank();
-  const int reps = 20;
+  std::vector<double> trips(21);
   pp.barrier();
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) {
+  for (double& trip : trips) {
+    const auto t0 = std::chrono::steady_clock::now();
     if (pp.rank() == 0) {
       pp.send(x, peer, 99).wait();
       pp.recv(x, peer, 99).wait();
@@ -89,32 +102,60 @@ double p2p_latency(Communicator& pp, const Shape& shape) {
       pp.recv(x, peer, 99).wait();
       pp.send(x, peer, 99).wait();
     }
+    trip = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / (2.0 * reps);
+  std::nth_element(trips.begin(), trips.begin() + 10, trips.end());
+  return trips[10] / 2.0;
+}
+
+// Per-chunk sums of action durations and counts {f, b, i, w, n_f, n_b, n_i, n_w}.
+void add_costs(const std::vector<TimedAction>& timeline, std::vector<double>& sums) {
+  for (const TimedAction& t : timeline) {
+    if (!t.action.is_compute() || t.action.type == ActionType::kFB) continue;  // an FB is two actions' time
+    const std::size_t k = static_cast<std::size_t>(t.action.chunk * 8 + static_cast<int>(t.action.type));
+    sums[k] += t.end - t.start;
+    sums[k + 4] += 1.0;
+  }
+}
+
+ActionCosts mean_costs(const std::vector<double>& sums, int chunks) {
+  ActionCosts costs;
+  for (int chunk = 0; chunk < chunks; ++chunk) {
+    std::array<double, 4> mean{};
+    for (std::size_t t = 0; t < 4; ++t) {
+      const double n = sums[static_cast<std::size_t>(chunk) * 8 + t + 4];
+      mean[t] = n > 0 ? sums[static_cast<std::size_t>(chunk) * 8 + t] / n : -1.0;
+    }
+    // A chunk that ran only split backwards (or only full ones) gets the other form as their sum
+    // (or halves): the analyzer needs both only where the schedule uses both.
+    if (mean[1] < 0) mean[1] = std::max(0.0, mean[2]) + std::max(0.0, mean[3]);
+    if (mean[2] < 0) mean[2] = mean[1] / 2;
+    if (mean[3] < 0) mean[3] = mean[1] / 2;
+    costs.per_chunk.push_back(mean);
+  }
+  return costs;
 }
 
 void BM_MiniBubble(benchmark::State& state, const std::string& name) {
-  constexpr int kPp = 2, kMicroBatches = 8;
+  constexpr int kMicroBatches = 8;
+  const int pp = g_world->size();
   set_blas_threads(1);
-  auto group = pipeline_group(kPp);
-  const bool active = g_world->rank() < kPp;
-  const GptConfig c = GptConfig::mini();
-  const Schedule s = make_schedule(name, kPp, 2, kMicroBatches);
+  auto group = pipeline_group(pp);
+  GptConfig c = GptConfig::mini();
+  c.layers = 2 * pp;
+  const Schedule s = make_schedule(name, pp, 2, kMicroBatches);
   std::optional<DeviceMesh> mesh;
   std::optional<GptPipelineStage> stage;
   std::optional<PipelineExecutor> ex;
-  std::unique_ptr<GradSync> sync;
-  if (active) {
-    mesh.emplace(*group, MeshLayout(1, kPp, 1));
-    stage.emplace(c, s, mesh->coord().pp, &mesh->tp_group(), TensorParallelOptions{});
-    ex.emplace(s, &mesh->pp_group());
-    sync = stage->wire_grad_sync(stage->parameters(), &mesh->tp_group(), mesh->embedding_group(), nullptr);
-    const Tensor ids = testing_util::random_tokens(kMicroBatches, c, 1, "ids");
-    stage->set_batch(ids, testing_util::random_tokens(kMicroBatches, c, 1, "targets"));
-  }
+  mesh.emplace(*group, MeshLayout(1, pp, 1));
+  stage.emplace(c, s, mesh->coord().pp, &mesh->tp_group(), TensorParallelOptions{});
+  ex.emplace(s, &mesh->pp_group());
+  const std::unique_ptr<GradSync> sync =
+      stage->wire_grad_sync(stage->parameters(), &mesh->tp_group(), mesh->embedding_group(), nullptr);
+  const Tensor ids = testing_util::random_tokens(kMicroBatches, c, 1, "ids");
+  stage->set_batch(ids, testing_util::random_tokens(kMicroBatches, c, 1, "targets"));
   auto step = [&]() -> ExecutionStats {
     g_world->barrier();  // start the ranks together: the bubble is measured from a common start
-    if (!active) return {};
     stage->zero_grads();
     sync->start_step(s.micro_batches);
     ExecutionStats st = ex->run(*stage);
@@ -122,61 +163,66 @@ void BM_MiniBubble(benchmark::State& state, const std::string& name) {
     return st;
   };
   step();  // warm-up: allocations, MPI connections
-  // Per-chunk sums of action durations and counts {f, b, i, w, n_f, n_b, n_i, n_w} over every
-  // measured step: the costs the analyzer is given are this run's means.
   std::vector<double> sums(static_cast<std::size_t>(s.num_chunks() * 8), 0.0);
   double bubble_sum = 0.0;
   for (auto _ : state) {
     const ExecutionStats last = step();
-    for (const TimedAction& t : last.timeline) {
-      if (!t.action.is_compute()) continue;
-      const std::size_t k = static_cast<std::size_t>(t.action.chunk * 8 + static_cast<int>(t.action.type));
-      sums[k] += t.end - t.start;
-      sums[k + 4] += 1.0;
-    }
+    add_costs(last.timeline, sums);
     const double makespan = bench::max_over_ranks(last.step_s);
-    double mine = active ? (makespan - last.compute_s) / makespan : 0.0;
+    double mine = (makespan - last.compute_s) / makespan;
     bench::sum_over_ranks(&mine, 1);
-    bubble_sum += mine / kPp;
+    bubble_sum += mine / pp;
     state.SetIterationTime(makespan);
   }
   const double measured = bubble_sum / static_cast<double>(state.iterations());
 
   // Each chunk lives on one rank: the sum over ranks gathers every chunk's numbers everywhere.
   bench::sum_over_ranks(sums.data(), static_cast<int>(sums.size()));
-  ActionCosts costs;
+  ActionCosts costs = mean_costs(sums, s.num_chunks());
   double f_total = 0.0, f_count = 0.0;
   for (int chunk = 0; chunk < s.num_chunks(); ++chunk) {
-    std::array<double, 4> mean{};
-    for (std::size_t t = 0; t < 4; ++t) {
-      const double n = sums[static_cast<std::size_t>(chunk) * 8 + t + 4];
-      mean[t] = n > 0 ? sums[static_cast<std::size_t>(chunk) * 8 + t] / n : 0.0;
-    }
     f_total += sums[static_cast<std::size_t>(chunk) * 8];
     f_count += sums[static_cast<std::size_t>(chunk) * 8 + 4];
-    costs.per_chunk.push_back(mean);
   }
   g_mini_f_seconds = f_total / f_count;
-  double latency = active ? p2p_latency(mesh->pp_group(), stage->boundary_shape(1)) : 0.0;
+  // One-way latency between stages 0 and 1 (the other stages idle through it).
+  double latency = 0.0;
+  {
+    auto pair = g_world->split(g_world->rank() < 2 ? 0 : 1, g_world->rank(), "p2p");
+    if (g_world->rank() < 2) latency = p2p_latency(*pair, stage->boundary_shape(1));
+  }
   costs.p2p = bench::max_over_ranks(latency);
-  const Analysis a = analyze(s, costs);
-  double predicted = 0.0;
-  for (double b : a.bubble_fraction) predicted += b / kPp;
+  // Open MPI on CPU ranks moves a message this large (rendezvous, no progress thread) only inside
+  // MPI calls, i.e. mostly while its receiver waits for it, even when the receive was posted
+  // ahead: a receive then holds its stage for the transfer (recv = p2p). The second prediction
+  // assumes transfers that land while the receiver computes (recv = 0).
+  auto predict = [&](double recv) {
+    costs.recv = recv;
+    double out = 0.0;
+    for (double b : analyze(s, costs).bubble_fraction) out += b / pp;
+    return out;
+  };
+  const double predicted = predict(costs.p2p), predicted_async = predict(0.0);
 
   state.counters["measured_pct"] = 100.0 * measured;
   state.counters["predicted_pct"] = 100.0 * predicted;
   state.counters["diff_pp"] = 100.0 * (measured - predicted);
+  state.counters["async_pred_pct"] = 100.0 * predicted_async;
   state.counters["p2p_us"] = costs.p2p * 1e6;
 }
 
 void register_all(Communicator& world) {
   g_world = &world;
   if (world.size() < 2) return;  // every benchmark here needs two ranks
-  for (const char* name : {"1f1b", "interleaved", "zb-h1"})
-    benchmark::RegisterBenchmark((std::string("BM_MiniBubble/") + name).c_str(), BM_MiniBubble, std::string(name))
-        ->UseManualTime()
-        ->Iterations(5)
-        ->Unit(benchmark::kMillisecond);
+  if (world.size() == 2 || world.size() == 4)
+    for (const char* name :
+         {"1f1b", "interleaved", "zb-h1", "zb-h2", "zb-1p", "zb-2p", "zb-v", "dualpipev", "looped-bfs"})
+      benchmark::RegisterBenchmark(
+          (std::string("BM_MiniBubble/") + name + "/pp:" + std::to_string(world.size())).c_str(), BM_MiniBubble,
+          std::string(name))
+          ->UseManualTime()
+          ->Iterations(5)
+          ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("BM_ExecutorOverhead", BM_ExecutorOverhead)
       ->ArgName("pp")
       ->Arg(1)

@@ -9,7 +9,7 @@ zero_grad + forward + backward + optimizer.step(); the median step time after wa
 
 Debian's PyTorch lives in the system python, not in a pyenv one that may shadow `python3`:
 
-  apt-get install -y python3-torch
+  apt-get install -y python3-torch libgoogle-perftools4
   /usr/bin/python3 bench/pytorch_gpt_reference.py --out build/pytorch_gpt.json
   TRIDENT_PYTORCH_JSON=build/pytorch_gpt.json build/bench/bench_gpt_step
 
@@ -19,8 +19,12 @@ OpenBLAS (libblas.so.3) that Debian's torch calls for matmuls, which would other
 OMP_WAIT_POLICY defaults to PASSIVE (set it to override): libgomp's spinning workers otherwise
 fight OpenBLAS's own threads for the cores between ops, and on 2 cores that made PyTorch's mini
 step about 1.4x slower (~1200 ms against ~850 ms), so PASSIVE is the fair, faster reference.
+The child also runs with tcmalloc preloaded (Debian's libgoogle-perftools4; --malloc system to
+skip it): PyTorch's CPU allocator is plain malloc, and tcmalloc's thread caches make its many
+per-op allocations cheaper, so this is the tuned reference trident is held to.
 
---out writes {"mini": {"1": ms, "2": ms}, "small": {"2": ms}}: ms per step by thread count.
+--out writes {"mini": {"1": ms, "2": ms}, "small": {"2": ms}, "mini_cpu": {...}, ...}: median wall ms
+per step by thread count, and under "<config>_cpu" the median process CPU ms per step (all threads).
 """
 import argparse
 import json
@@ -86,7 +90,8 @@ def build_model(torch, layers, hidden, heads, seq_len, vocab):
 
 
 def measure(config, threads, warmup, steps):
-  """Runs in the child: returns the median ms of `steps` training steps after `warmup` steps."""
+  """Runs in the child: returns the median wall ms and the median process-CPU ms of `steps` training
+  steps after `warmup` steps."""
   import torch
   torch.set_num_threads(threads)
   torch.manual_seed(1234)
@@ -98,30 +103,37 @@ def measure(config, threads, warmup, steps):
                           lr=1e-4, betas=(0.9, 0.95), eps=1e-8)
   ids = torch.randint(0, vocab, (batch, seq_len))
   targets = torch.randint(0, vocab, (batch, seq_len))
-  times = []
+  times, cpu_times = [], []
   for i in range(warmup + steps):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     opt.zero_grad(set_to_none=True)
     model(ids, targets).backward()
     opt.step()
     if i >= warmup:
       times.append((time.perf_counter() - t0) * 1e3)
-  return statistics.median(times)
+      cpu_times.append((time.process_time() - c0) * 1e3)
+  return statistics.median(times), statistics.median(cpu_times)
 
 
-def run_child(config, threads, warmup, steps):
+TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4"
+
+
+def run_child(config, threads, warmup, steps, malloc):
   env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
              MKL_NUM_THREADS=str(threads))
   env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+  if malloc == "tcmalloc":
+    env["LD_PRELOAD"] = " ".join(p for p in (TCMALLOC, env.get("LD_PRELOAD", "")) if p)
   cmd = [sys.executable, os.path.abspath(__file__), "--child", config, str(threads), str(warmup), str(steps)]
   out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-  return float(out.strip().splitlines()[-1])
+  ms, cpu_ms = out.strip().splitlines()[-1].split()
+  return float(ms), float(cpu_ms)
 
 
 def main():
   if len(sys.argv) > 1 and sys.argv[1] == "--child":
     config, threads, warmup, steps = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-    print(measure(config, threads, warmup, steps))
+    print(*measure(config, threads, warmup, steps))
     return
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   ap.add_argument("--out", help="write the ms-per-step JSON here")
@@ -129,17 +141,24 @@ def main():
                   help="config:threads list, ';'-separated (default %(default)s; small at 1 thread is slow)")
   ap.add_argument("--steps", default="mini:10,small:3", help="timed steps per config (default %(default)s)")
   ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (default %(default)s)")
+  ap.add_argument("--malloc", choices=["tcmalloc", "system"], default="tcmalloc",
+                  help="allocator of the PyTorch process (default %(default)s: preloads " + TCMALLOC + ")")
   args = ap.parse_args()
+  if args.malloc == "tcmalloc" and not os.path.exists(TCMALLOC):
+    sys.exit(f"pytorch_gpt_reference.py: {TCMALLOC} not found; apt-get install libgoogle-perftools4, "
+             "or pass --malloc system")
   steps = {k: int(v) for k, v in (item.split(":") for item in args.steps.split(","))}
   results = {}
-  print(f"{'config':<8}{'threads':>8}{'ms/step':>12}{'tokens/s':>12}")
+  print(f"# malloc: {args.malloc}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'PASSIVE')}")
+  print(f"{'config':<8}{'threads':>8}{'ms/step':>12}{'tokens/s':>12}{'cpu ms':>12}")
   for item in args.configs.split(";"):
     config, thread_list = item.split(":")
     _, _, _, seq_len, _, batch = CONFIGS[config]
     for threads in (int(t) for t in thread_list.split(",")):
-      ms = run_child(config, threads, args.warmup, steps.get(config, 3))
+      ms, cpu_ms = run_child(config, threads, args.warmup, steps.get(config, 3), args.malloc)
       results.setdefault(config, {})[str(threads)] = round(ms, 2)
-      print(f"{config:<8}{threads:>8}{ms:>12.1f}{batch * seq_len / ms * 1e3:>12.0f}", flush=True)
+      results.setdefault(config + "_cpu", {})[str(threads)] = round(cpu_ms, 2)
+      print(f"{config:<8}{threads:>8}{ms:>12.1f}{batch * seq_len / ms * 1e3:>12.0f}{cpu_ms:>12.1f}", flush=True)
   if args.out:
     with open(args.out, "w") as f:
       json.dump(results, f, indent=2)

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "core/cpu/host_block_cache.h"
 #include "core/error.h"
 
 #ifdef TRIDENT_HAVE_CUDA
@@ -17,12 +18,54 @@ MemoryStats Allocator::stats() const {
           num_allocs_.load(std::memory_order_relaxed)};
 }
 
-void Allocator::reset_peak() { peak_.store(current_.load(std::memory_order_relaxed)); }
+std::string_view memory_kind_name(MemoryKind kind) {
+  switch (kind) {
+    case MemoryKind::kWeights: return "weights";
+    case MemoryKind::kGradients: return "gradients";
+    case MemoryKind::kOptimizerState: return "optimizer_state";
+    case MemoryKind::kCommBuffers: return "comm_buffers";
+  }
+  return "?";
+}
+
+std::int64_t MemoryByKind::labelled() const {
+  std::int64_t sum = 0;
+  for (std::int64_t b : bytes) sum += b;
+  return sum;
+}
+
+void Allocator::reset_peak() {
+  const std::int64_t now = current_.load(std::memory_order_relaxed);
+  peak_.store(now);
+  std::lock_guard<std::mutex> lock(labels_mutex_);
+  at_peak_ = labels_;
+  at_peak_bytes_ = now;
+}
+
+void Allocator::label(MemoryKind kind, std::int64_t bytes) {
+  std::lock_guard<std::mutex> lock(labels_mutex_);
+  labels_.bytes[static_cast<std::size_t>(kind)] += bytes;
+}
+
+MemoryByKind Allocator::labelled() const {
+  std::lock_guard<std::mutex> lock(labels_mutex_);
+  return labels_;
+}
+
+MemoryByKind Allocator::peak_breakdown() const {
+  std::lock_guard<std::mutex> lock(labels_mutex_);
+  return at_peak_;
+}
 
 void Allocator::record_alloc(std::size_t bytes) {
   const std::int64_t now = current_.fetch_add(static_cast<std::int64_t>(bytes)) + static_cast<std::int64_t>(bytes);
   std::int64_t peak = peak_.load(std::memory_order_relaxed);
-  while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
+  bool new_peak = false;
+  while (now > peak && !(new_peak = peak_.compare_exchange_weak(peak, now))) {
+  }
+  if (new_peak) {  // only while the peak grows: a lock per allocation that raises it
+    std::lock_guard<std::mutex> lock(labels_mutex_);
+    if (now >= at_peak_bytes_) at_peak_ = labels_, at_peak_bytes_ = now;
   }
   num_allocs_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -44,21 +87,32 @@ class CpuAllocator final : public Allocator {
     mallopt(M_MMAP_THRESHOLD, 512 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
   }
+  static std::size_t rounded(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
+  // Blocks come from and go back to the host block cache (core/cpu/host_block_cache.h): after the
+  // first training step every allocation reuses a block of its size.
   void* allocate(std::size_t bytes) override {
     if (bytes == 0) return nullptr;
-    const std::size_t rounded = (bytes + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, rounded);
-    TRIDENT_CHECK(p != nullptr, "out of host memory allocating ", bytes, " bytes");
+    void* p = cpu::host_block_take(rounded(bytes));
     record_alloc(bytes);
     return p;
   }
   void deallocate(void* ptr, std::size_t bytes) override {
     if (!ptr) return;
-    std::free(ptr);
+    cpu::host_block_give(ptr, rounded(bytes));
     record_free(bytes);
   }
 };
 
+// Meta tensors (device.h): no storage, only the byte counts, so the peak of a step's allocations
+// can be read off at any model size. Storage::data stays null; nothing may dereference it.
+class MetaAllocator final : public Allocator {
+ public:
+  void* allocate(std::size_t bytes) override {
+    record_alloc(bytes);
+    return nullptr;
+  }
+  void deallocate(void*, std::size_t bytes) override { record_free(bytes); }
+};
 
 }  // namespace
 
@@ -66,6 +120,10 @@ Allocator& allocator_for(Device device) {
   if (device.is_cpu()) {
     static CpuAllocator cpu;
     return cpu;
+  }
+  if (device.is_meta()) {
+    static MetaAllocator meta;
+    return meta;
   }
 #ifdef TRIDENT_HAVE_CUDA
   return cuda_allocator(device.index);

@@ -15,6 +15,7 @@ struct CudaProbe {
   std::string reason;  // why not available (empty when available)
   int runtime_version = 0, driver_version = 0, cublas_version = 0, cudnn_version = 0;
   std::vector<std::string> devices;  // "NVIDIA H100 80GB HBM3 (sm_90, 79 GiB)"
+  std::vector<long long> memory_bytes;  // each device's total memory, in the order of `devices`
 };
 
 // Cached after the first call.

@@ -19,6 +19,7 @@ Device Device::parse(std::string_view text) {
 }
 
 std::string Device::str() const {
+  if (is_meta()) return modelled() == DeviceType::kCUDA ? "meta(cuda)" : "meta(cpu)";
   return is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(index);
 }
 

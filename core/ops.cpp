@@ -2,6 +2,7 @@
 
 #include "core/cpu/cpu_ops.h"
 #include "core/error.h"
+#include "core/op_record.h"
 
 #ifdef TRIDENT_HAVE_CUDA
 #include "core/cuda/cuda_backend.h"
@@ -10,6 +11,9 @@
 namespace trident {
 
 const Ops& ops_for(Device device) {
+  // A ScopedOpRecording on this thread (core/op_record.h) takes precedence for its device.
+  if (const Ops* recording = detail::recording_ops(device)) return *recording;
+  if (device.is_meta()) return detail::meta_ops(device);
   if (device.is_cpu()) {
     static const CpuOps cpu;
     return cpu;

@@ -85,6 +85,9 @@ class Ops {
   // GELU, tanh form: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). dx = dout · gelu'(x).
   virtual void gelu_forward(const Tensor& x, const Tensor& out) const = 0;
   virtual void gelu_backward(const Tensor& dout, const Tensor& x, const Tensor& dx) const = 0;
+  // Fused bias + GELU (the MLP's up projection): x[N, C] += bias[C] in place (x becomes GELU's
+  // input, which gelu_backward reads), then out = gelu(x). = bias_add(x, bias); gelu_forward(x, out).
+  virtual void bias_gelu_forward(const Tensor& x, const Tensor& bias, const Tensor& out) const = 0;
 
   // ---- LayerNorm over the last dim C: x[N, C] -> out[N, C]; saves mean[N], rstd[N] -----------
   virtual void layernorm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
@@ -93,18 +96,37 @@ class Ops {
                                         const Tensor& mean, const Tensor& rstd, const Tensor& dx) const = 0;
   virtual void layernorm_backward_weight(const Tensor& dout, const Tensor& x, const Tensor& mean,
                                          const Tensor& rstd, const Tensor& dweight, const Tensor& dbias) const = 0;
+  // Fused residual add + LayerNorm (pre-LN blocks: x1 = x + attn; ln_2(x1)): sum = a + b, then
+  // layernorm_forward(sum, ...) into out, mean, rstd. sum may alias a or b.
+  virtual void add_layernorm_forward(const Tensor& a, const Tensor& b, const Tensor& sum, const Tensor& weight,
+                                     const Tensor& bias, float eps, const Tensor& out, const Tensor& mean,
+                                     const Tensor& rstd) const = 0;
+  // LayerNorm's input gradient plus the gradient reaching x along the residual path:
+  // dx = dresidual + layernorm_backward_input(dout, ...). dx may alias dresidual.
+  virtual void layernorm_backward_input_add(const Tensor& dout, const Tensor& x, const Tensor& weight,
+                                            const Tensor& mean, const Tensor& rstd, const Tensor& dresidual,
+                                            const Tensor& dx) const = 0;
 
   // ---- causal self-attention core -------------------------------------------------------------
   // qkv [B, S, 3, nh, hd] (the output of the fused QKV linear, this rank's heads) ->
   // out [B, S, nh, hd] = softmax(mask(q·kᵀ / √hd)) · v per (batch, head).
-  // `saved` holds what backward needs; its shape is device-defined (CPU: probabilities
-  // [B, nh, S, S]; cuDNN: softmax statistics), so callers allocate attention_saved_shape().
+  // Fused (flash-style) on every device: no [S, S] tensor is kept; `saved` holds the softmax
+  // statistics backward needs, the row log-sum-exp f32 [B, nh, S, 1] on the CPU and the GPU.
+  // Callers allocate attention_saved_shape().
   virtual Shape attention_saved_shape(std::int64_t batch, std::int64_t heads, std::int64_t seq) const = 0;
   virtual void attention_forward(const Tensor& qkv, std::int64_t heads, const Tensor& out,
                                  const Tensor& saved) const = 0;
   // dqkv [B, S, 3, nh, hd] is written.
   virtual void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& out, const Tensor& saved,
                                   std::int64_t heads, const Tensor& dqkv) const = 0;
+  // Generation with a KV cache (no backward): qkv [B, T, 3, nh, hd] projects T new tokens at
+  // positions [past, past + T). Their k and v are written to rows [past, past + T) of k_cache and
+  // v_cache [B, nh, C, hd] (C >= past + T; rows before `past` hold the earlier tokens'), then
+  //   out[b, t, n] = softmax_j(q[b, t, n]·k_cache[b, n, j] / √hd) · v_cache[b, n, j],  j <= past + t
+  // (out [B, T, nh, hd]): causal attention over the whole prefix, which is never recomputed.
+  // Scores and softmax in f32; caches and out have qkv's dtype.
+  virtual void attention_cached(const Tensor& qkv, std::int64_t heads, std::int64_t past, const Tensor& k_cache,
+                                const Tensor& v_cache, const Tensor& out) const = 0;
 
   // ---- embedding lookup over a row range of a (possibly vocab-sharded) table ------------------
   // out[N, C] = table[ids[n] - row_begin] when row_begin <= ids[n] < row_begin + R, else 0.
@@ -133,10 +155,16 @@ class Ops {
                                     const Tensor& losses) const = 0;
   // dlogits[n, j] = dloss · (exp(logits[n, j] − row_max[n]) / sum_exp[n] − [shard.begin + j == t]) for
   // real columns, 0 for padding. dloss is d(objective)/d(losses[n]), the same for every row (1/N
-  // for a mean). Written, not accumulated.
+  // for a mean). Written, not accumulated; dlogits may alias logits (the gradient in place).
   virtual void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const VocabShard& shard,
                                       const Tensor& row_max, const Tensor& sum_exp, float dloss,
                                       const Tensor& dlogits) const = 0;
+  // All of the above in one pass per row when one rank holds the whole vocabulary (tp = 1:
+  // shard.begin = 0, shard.valid = shard.vocab): losses[N] are written and logits are overwritten
+  // by dlogits (as cross_entropy_backward with this dloss). A sharded vocabulary is an error: it
+  // needs the reductions between the steps.
+  virtual void cross_entropy_fused(const Tensor& logits, const Tensor& targets, const VocabShard& shard, float dloss,
+                                   const Tensor& losses) const = 0;
 
   // ---- optimizer ------------------------------------------------------------------------------
   // AdamW on f32 param/grad/m/v of equal shape: m, v updated in place, then

@@ -36,6 +36,7 @@ const char* file_dtype_name(DType t) {
     case DType::kF32: return "F32";
     case DType::kBF16: return "BF16";
     case DType::kI32: return "I32";
+    case DType::kF64: return "F64";
   }
   return "?";
 }
@@ -44,6 +45,7 @@ bool parse_file_dtype(const std::string& s, DType& out) {
   if (s == "F32") out = DType::kF32;
   else if (s == "BF16") out = DType::kBF16;
   else if (s == "I32") out = DType::kI32;
+  else if (s == "F64") out = DType::kF64;
   else return false;
   return true;
 }

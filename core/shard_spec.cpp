@@ -139,6 +139,7 @@ void init_normal(const Tensor& shard, const ShardSpec& spec, std::uint64_t seed,
                  float std) {
   TRIDENT_CHECK(shard.shape() == spec.local_shape(), "init_normal(", name, "): shard ", shard.shape().str(),
                 " does not match spec ", spec.str());
+  if (shard.device().is_meta()) return;  // no storage, no values to draw (core/device.h)
   const bool direct = shard.device().is_cpu() && shard.dtype() == DType::kF32;
   Tensor host = direct ? shard : Tensor::empty(shard.shape());
   const std::uint64_t key = rng_key(seed, name);

@@ -5,6 +5,8 @@
 // Forward:  x [n_local, in] --enter_region--> x [N, in]; y = x·W_r + b_r  [N, out/tp]
 // Backward: dx_partial = dy·W_rᵀ [N, in] --enter_region_backward--> dx [n_local, in]
 //           dW_r += xᵀ·dy, db_r += Σ_rows dy   (backward_weight, separable for zero-bubble)
+// Only x [n_local, in] is kept for backward: under sequence parallelism backward_weight gathers it
+// again (one more all-gather instead of tp times the memory, as Megatron-LM does).
 #pragma once
 
 #include "layers/parameter.h"
@@ -15,7 +17,7 @@ namespace trident {
 class ColumnParallelLinear {
  public:
   struct Saved {
-    Tensor x;   // [N, in]: the input as the GEMM saw it (gathered under SP)
+    Tensor x;   // [n_local, in]: this rank's tokens of the input (gathered again for dW under SP)
     Tensor dy;  // [N, out/tp]: kept from backward_input for backward_weight
     template <typename F> void for_each(F&& f) const { f(x), f(dy); }
   };
@@ -24,6 +26,8 @@ class ColumnParallelLinear {
                        const TensorParallel& tp, Device device);
 
   Tensor forward(const Tensor& x, Saved& s) const;
+  // x·W_r alone: the caller adds the bias inside its next op (ParallelMlp: bias + GELU in one pass).
+  Tensor forward_without_bias(const Tensor& x, Saved& s) const;
   Tensor backward_input(const Tensor& dy, Saved& s) const;
   void backward_weight(Saved& s);
 

@@ -22,4 +22,12 @@ Tensor without_padding(const Parameter& p, const Tensor& full) {
   return full.slice0(0, p.valid_rows()).clone();
 }
 
+void shard_from_export(const Parameter& p, const Tensor& exported, const Tensor& dst) {
+  TRIDENT_CHECK(exported.shape() == p.export_shape(), p.name(), ": a GPT-2 tensor of ", exported.shape().str(),
+                " cannot fill ", p.export_shape().str());
+  Tensor full = Tensor::zeros(p.full_shape());  // vocabulary padding rows stay zero
+  full.slice0(0, p.valid_rows()).copy_from(exported);
+  dst.copy_from(extract_shard(full, p.spec()).to(dst.device()));
+}
+
 }  // namespace trident

@@ -16,4 +16,9 @@ Tensor gather_full(const Parameter& p, const Tensor& local, const TensorParallel
 // The GPT-2 view of a full tensor: vocabulary padding rows removed (p.export_shape()).
 Tensor without_padding(const Parameter& p, const Tensor& full);
 
+// The inverse of both: `exported` (host f32, p.export_shape()) padded with zero vocabulary rows,
+// and this rank's shard of it copied into `dst` (p.value, or any tensor of the local shard's shape,
+// on any device). No communication: every rank reads the whole tensor and keeps its slice.
+void shard_from_export(const Parameter& p, const Tensor& exported, const Tensor& dst);
+
 }  // namespace trident

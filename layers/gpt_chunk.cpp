@@ -40,7 +40,14 @@ GptChunk::GptChunk(const GptConfig& config, const ChunkLayout& layout, Communica
   for (Parameter* p : parameters()) p->initialize(config_.seed);
 }
 
-GptChunk::~GptChunk() = default;
+GptChunk::~GptChunk() { label_compute_copies(0); }
+
+void GptChunk::label_compute_copies(std::int64_t bytes) {
+  // The GEMMs' low-precision copies are weights in the peak-memory breakdown (core/allocator.h).
+  if (bytes == copies_labelled_) return;
+  allocator_for(copies_device_).label(MemoryKind::kWeights, bytes - copies_labelled_);
+  copies_labelled_ = bytes;
+}
 
 GptChunk::MicroBatch& GptChunk::state(int mb, const char* what) {
   auto it = stash_.find(mb);
@@ -53,13 +60,22 @@ Tensor GptChunk::forward(int mb, const Tensor& input, const Tensor& targets, flo
   auto owned = std::make_unique<MicroBatch>();
   MicroBatch& m = *owned;
   m.blocks.resize(blocks_.size());
-  Tensor x = embedding_ ? embedding_->forward(input, m.embedding) : input.as_2d();
-  for (std::size_t i = 0; i < blocks_.size(); ++i) x = blocks_[i]->forward(x, m.blocks[i]);
+  Tensor x = embedding_ ? Tensor() : input.as_2d();
+  if (embedding_) {
+    before_use(ParamUse::kForward, layer_params(kEmbedding));
+    x = embedding_->forward(input, m.embedding);
+  }
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    before_use(ParamUse::kForward, layer_params(static_cast<int>(i)));
+    x = blocks_[i]->forward(x, m.blocks[i]);
+  }
   if (head_) {
     TRIDENT_CHECK(targets.defined(), "the last chunk's forward needs the targets of micro-batch ", mb);
+    before_use(ParamUse::kForward, layer_params(kHead));
     m.loss = head_->forward(ln_f_->forward(x, m.ln_f), targets, loss_scale, m.head);
     x = Tensor();
   }
+  end_pass();
   stash_.emplace(mb, std::move(owned));
   return x;
 }
@@ -67,8 +83,16 @@ Tensor GptChunk::forward(int mb, const Tensor& input, const Tensor& targets, flo
 Tensor GptChunk::backward_input(int mb, const Tensor& dy) {
   MicroBatch& m = state(mb, "backward_input");
   TRIDENT_CHECK(!m.backward_input_done, "backward_input of micro-batch ", mb, " twice");
-  Tensor d = head_ ? ln_f_->backward_input(head_->backward_input(m.head), m.ln_f) : dy.as_2d();
-  for (std::size_t i = blocks_.size(); i-- > 0;) d = blocks_[i]->backward_input(d, m.blocks[i]);
+  Tensor d = head_ ? Tensor() : dy.as_2d();  // the head chunk starts from its own loss (dy undefined)
+  if (head_) {
+    before_use(ParamUse::kBackward, layer_params(kHead));
+    d = ln_f_->backward_input(head_->backward_input(m.head), m.ln_f);
+  }
+  for (std::size_t i = blocks_.size(); i-- > 0;) {
+    before_use(ParamUse::kBackward, layer_params(static_cast<int>(i)));
+    d = blocks_[i]->backward_input(d, m.blocks[i]);
+  }
+  end_pass();  // the embedding's backward reads no weights
   m.backward_input_done = true;
   if (embedding_) {
     embedding_->backward_input(d, m.embedding);
@@ -89,6 +113,7 @@ void GptChunk::backward_weight(int mb) {
     done.clear();
   };
   if (head_) {
+    before_use(ParamUse::kAccumulate, layer_params(kHead));
     head_->backward_weight(m.head);
     if (head_wte_) done.push_back(&*head_wte_);
     ln_f_->backward_weight(m.ln_f);
@@ -96,11 +121,13 @@ void GptChunk::backward_weight(int mb) {
     report();
   }
   for (std::size_t i = blocks_.size(); i-- > 0;) {
+    before_use(ParamUse::kAccumulate, layer_params(static_cast<int>(i)));
     blocks_[i]->backward_weight(m.blocks[i]);
     blocks_[i]->collect(done);
     report();
   }
   if (embedding_) {
+    before_use(ParamUse::kAccumulate, layer_params(kEmbedding));
     embedding_->backward_weight(m.embedding);
     embedding_->collect(done);
     report();
@@ -123,6 +150,19 @@ double GptChunk::loss(int mb) const {
   return it->second->loss;
 }
 
+ParameterList GptChunk::layer_params(int layer) {
+  ParameterList out;
+  if (layer == kEmbedding) {
+    embedding_->collect(out);
+  } else if (layer == kHead) {
+    ln_f_->collect(out);
+    out.push_back(&head_wte());
+  } else {
+    blocks_[static_cast<std::size_t>(layer)]->collect(out);
+  }
+  return out;
+}
+
 ParameterList GptChunk::parameters() {
   ParameterList out;
   if (embedding_) embedding_->collect(out);
@@ -138,8 +178,14 @@ void GptChunk::set_compute_dtype(DType dtype) {
   TRIDENT_CHECK(dtype == DType::kF32 || dtype == DType::kBF16, "compute dtype ", dtype_name(dtype),
                 " is not supported: use f32 or bf16");
   compute_dtype_ = dtype;
+  std::int64_t copies = 0;
   for (Parameter* p : parameters())
-    if (p->value.ndim() == 2 && p->name() != "wpe.weight") p->set_compute_dtype(dtype);
+    if (p->value.ndim() == 2 && p->name() != "wpe.weight") {
+      p->set_compute_dtype(dtype);
+      copies_device_ = p->value.device();
+      if (dtype != p->value.dtype()) copies += p->value.numel() * static_cast<std::int64_t>(dtype_size(dtype));
+    }
+  label_compute_copies(copies);
 }
 
 void GptChunk::refresh_compute_copies() {

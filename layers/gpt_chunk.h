@@ -20,11 +20,13 @@
 #include <vector>
 
 #include "layers/gpt_config.h"
+#include "layers/kv_cache.h"
 #include "layers/layer_norm.h"
 #include "layers/tensor_parallel.h"
 #include "layers/transformer_block.h"
 #include "layers/vocab_parallel_embedding.h"
 #include "layers/vocab_parallel_head.h"
+#include "parallel/data_parallel.h"
 
 namespace trident {
 
@@ -58,6 +60,16 @@ class GptChunk {
   // Mean token loss of micro-batch mb (last chunk, after its forward).
   double loss(int mb) const;
 
+  // Generation with a KV cache (kv_cache.h; the chunk must be built without sequence parallelism).
+  // make_kv_cache: empty caches for `batch` sequences of up to config.seq_len tokens.
+  // forward_cached: the next T tokens of every sequence through this chunk, their keys and values
+  // appended to `cache` (T = the input's tokens; cache.length grows by T):
+  //   first chunk: input = ids [B, T] i32; others: input = hidden [B·T, h]
+  //   returns hidden [B·T, h], or on the last chunk the logits of each sequence's last new token,
+  //   host f32 [B, V], the same on every TP rank (collective over TP).
+  KvCache make_kv_cache(std::int64_t batch);
+  Tensor forward_cached(const Tensor& input, KvCache& cache);
+
   // Every parameter this rank holds, each once (the tied wte appears once on pp = 1).
   ParameterList parameters();
   // True for the last chunk's own copy of wte (the embedding's copy lives on another chunk): the
@@ -67,6 +79,16 @@ class GptChunk {
   // micro-batch into (per layer, as the backward goes). GradSync (parallel/grad_sync.h) counts
   // these to decide when a gradient is final, so its reduction can start during the backward.
   void set_grad_accumulated_hook(std::function<void(Parameter&)> hook) { grad_hook_ = std::move(hook); }
+  // What the chunk is about to do with its parameters, reported to data parallelism (wired by the
+  // pipeline stage): before_use(kForward / kBackward, params) before a layer's forward or
+  // backward-input reads them (ZeRO-3 gathers them), end_pass() after each forward and backward-input
+  // (ZeRO-3 frees what is still gathered), before_use(kAccumulate, params) before a layer's
+  // backward-weight adds into their gradients (ZeRO-2/3 give them a buffer).
+  struct ParamEvents {
+    std::function<void(ParamUse, const ParameterList&)> before_use;
+    std::function<void()> end_pass;
+  };
+  void set_param_events(ParamEvents events) { events_ = std::move(events); }
   Parameter* find(const std::string& name);
   void zero_grads();
   // Mixed precision: the GEMM weights (wte and every linear's weight; not biases, LayerNorms or
@@ -101,7 +123,23 @@ class GptChunk {
   std::optional<VocabParallelHead> head_;
   std::map<int, std::unique_ptr<MicroBatch>> stash_;
   std::function<void(Parameter&)> grad_hook_;
+  ParamEvents events_;
+  void before_use(ParamUse use, const ParameterList& params) const {
+    if (events_.before_use) events_.before_use(use, params);
+  }
+  void end_pass() const {
+    if (events_.end_pass) events_.end_pass();
+  }
+  Parameter& head_wte() { return embedding_ ? embedding_->wte : *head_wte_; }
+  // The parameters of one layer: a block's index, or the embedding (wte, wpe) or the head (ln_f and
+  // the wte it reads).
+  static constexpr int kEmbedding = -1, kHead = -2;
+  ParameterList layer_params(int layer);
   DType compute_dtype_ = DType::kF32;
+  // Bytes of compute copies labelled as weights in their allocator (set_compute_dtype).
+  void label_compute_copies(std::int64_t bytes);
+  std::int64_t copies_labelled_ = 0;
+  Device copies_device_ = Device::cpu();
 };
 
 }  // namespace trident

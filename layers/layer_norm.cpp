@@ -23,9 +23,28 @@ Tensor LayerNorm::forward(const Tensor& x, Saved& s) const {
   return out;
 }
 
+Tensor LayerNorm::forward_add(const Tensor& a, const Tensor& b, Tensor& sum, Saved& s) const {
+  const Tensor a2 = a.as_2d();
+  Tensor out = Tensor::empty(a2.shape(), a.dtype(), a.device());
+  sum = a2;
+  s.x = a2;
+  s.mean = Tensor::empty({a2.dim(0)}, DType::kF32, a.device());
+  s.rstd = Tensor::empty({a2.dim(0)}, DType::kF32, a.device());
+  ops_for(a.device()).add_layernorm_forward(a2, b.as_2d(), sum, weight.value, bias.value, eps_, out, s.mean, s.rstd);
+  return out;
+}
+
 Tensor LayerNorm::backward_input(const Tensor& dout, Saved& s) const {
   Tensor dx = Tensor::empty(s.x.shape(), s.x.dtype(), s.x.device());
   ops_for(dx.device()).layernorm_backward_input(dout, s.x, weight.value, s.mean, s.rstd, dx);
+  s.dout = dout;
+  return dx;
+}
+
+Tensor LayerNorm::backward_input_add(const Tensor& dout, const Tensor& dresidual, Saved& s) const {
+  Tensor dx = Tensor::empty(s.x.shape(), s.x.dtype(), s.x.device());
+  ops_for(dx.device())
+      .layernorm_backward_input_add(dout, s.x, weight.value, s.mean, s.rstd, dresidual.as_2d(), dx);
   s.dout = dout;
   return dx;
 }

@@ -21,8 +21,14 @@ class LayerNorm {
 
   // x [n, h] -> out [n, h]
   Tensor forward(const Tensor& x, Saved& s) const;
+  // The residual add before a pre-LN sublayer, fused: sum = a + b (written into a's storage, which
+  // a's producer hands over), returns LayerNorm(sum); s.x is sum.
+  Tensor forward_add(const Tensor& a, const Tensor& b, Tensor& sum, Saved& s) const;
   // dout [n, h] -> dx [n, h]
   Tensor backward_input(const Tensor& dout, Saved& s) const;
+  // dx = dresidual + backward_input(dout): the gradient of a normalised activation that also feeds
+  // a residual connection, in one pass.
+  Tensor backward_input_add(const Tensor& dout, const Tensor& dresidual, Saved& s) const;
   void backward_weight(Saved& s);
 
   void collect(ParameterList& out) { out.push_back(&weight); out.push_back(&bias); }

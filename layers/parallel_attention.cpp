@@ -32,32 +32,36 @@ Tensor ParallelAttention::out_view(const Tensor& t) const {
   return t.view({-1, seq_len_, local_heads_, t.dim(-1) / local_heads_});
 }
 
-Tensor ParallelAttention::forward(const Tensor& x, Saved& s) const {
-  const Ops& ops = ops_for(x.device());
-  s.qkv = c_attn.forward(x, s.c_attn);  // [N, 3·h/tp]
+void ParallelAttention::run_core(Saved& s) const {
+  const Ops& ops = ops_for(s.qkv.device());
   const std::int64_t tokens = s.qkv.dim(0), batch = tokens / seq_len_;
   TRIDENT_CHECK(batch * seq_len_ == tokens, "attention: ", tokens, " tokens are not whole sequences of ", seq_len_);
-  s.out = Tensor::empty({tokens, s.qkv.dim(1) / 3}, x.dtype(), x.device());
-  Tensor probs = Tensor::empty(ops.attention_saved_shape(batch, local_heads_, seq_len_), DType::kF32, x.device());
-  ops.attention_forward(qkv_view(s.qkv), local_heads_, out_view(s.out), probs);
-  if (tp_.recompute() == Recompute::kNone) s.probs = probs;  // selective: dropped here, rebuilt in backward
-  return c_proj.forward(s.out, s.c_proj);
+  s.out = Tensor::empty({tokens, s.qkv.dim(1) / 3}, s.qkv.dtype(), s.qkv.device());
+  s.stats = Tensor::empty(ops.attention_saved_shape(batch, local_heads_, seq_len_), DType::kF32, s.qkv.device());
+  ops.attention_forward(qkv_view(s.qkv), local_heads_, out_view(s.out), s.stats);
+}
+
+Tensor ParallelAttention::forward(const Tensor& x, Saved& s) const {
+  s.qkv = c_attn.forward(x, s.c_attn);  // [N, 3·h/tp]
+  run_core(s);
+  Tensor y = c_proj.forward(s.out, s.c_proj);
+  if (tp_.recompute() == Recompute::kSelective) {
+    // Dropped here, rebuilt in backward_input; c_proj's saved input is the same tensor.
+    s.out = s.c_proj.x = s.stats = Tensor();
+  }
+  return y;
 }
 
 Tensor ParallelAttention::backward_input(const Tensor& dy, Saved& s) const {
   const Ops& ops = ops_for(dy.device());
-  const Tensor dout = c_proj.backward_input(dy, s.c_proj);  // [N, h/tp]
-  if (!s.probs.defined()) {
-    // Selective recompute (Korthikanti et al.): the S² probabilities are the largest and cheapest
-    // to rebuild; the output is recomputed into a scratch tensor and discarded.
-    const std::int64_t batch = s.qkv.dim(0) / seq_len_;
-    s.probs = Tensor::empty(ops.attention_saved_shape(batch, local_heads_, seq_len_), DType::kF32, dy.device());
-    Tensor scratch = Tensor::empty(s.out.shape(), s.out.dtype(), s.out.device());
-    ops.attention_forward(qkv_view(s.qkv), local_heads_, out_view(scratch), s.probs);
+  if (!s.stats.defined()) {
+    run_core(s);
+    s.c_proj.x = s.out;  // c_proj's saved input, for its backward halves
   }
+  const Tensor dout = c_proj.backward_input(dy, s.c_proj);  // [N, h/tp]
   Tensor dqkv = Tensor::empty(s.qkv.shape(), s.qkv.dtype(), s.qkv.device());
-  ops.attention_backward(out_view(dout), qkv_view(s.qkv), out_view(s.out), s.probs, local_heads_, qkv_view(dqkv));
-  s.probs = Tensor();
+  ops.attention_backward(out_view(dout), qkv_view(s.qkv), out_view(s.out), s.stats, local_heads_, qkv_view(dqkv));
+  s.stats = Tensor();
   s.qkv = Tensor();
   s.out = Tensor();
   return c_attn.backward_input(dqkv, s.c_attn);
@@ -70,7 +74,7 @@ void ParallelAttention::backward_weight(Saved& s) {
 
 double ParallelAttention::flops_forward(std::int64_t batch) const {
   const std::int64_t tokens = batch * seq_len_;
-  const double hd_local = static_cast<double>(c_proj.weight.value.dim(0));  // h/tp
+  const double hd_local = static_cast<double>(c_proj.weight.spec().local_shape()[0]);  // h/tp
   const double core = 2.0 * 2.0 * static_cast<double>(batch) * static_cast<double>(seq_len_) *
                       static_cast<double>(seq_len_) * hd_local;
   return c_attn.flops_forward(tokens) + core + c_proj.flops_forward(tokens);

@@ -29,7 +29,8 @@ void Parameter::set_compute_dtype(DType dtype) {
 }
 
 void Parameter::refresh_compute_copy() {
-  if (compute_.defined()) ops_for(value.device()).convert(value, compute_);
+  // ZeRO-3 keeps no whole master between uses: the copy is refreshed when the master is gathered.
+  if (compute_.defined() && value.defined()) ops_for(value.device()).convert(value, compute_);
 }
 
 Shape Parameter::export_shape() const {

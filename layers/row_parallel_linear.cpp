@@ -39,8 +39,8 @@ void RowParallelLinear::backward_weight(Saved& s) {
 }
 
 double RowParallelLinear::flops_forward(std::int64_t tokens) const {
-  return 2.0 * static_cast<double>(tokens) * static_cast<double>(weight.value.dim(0)) *
-         static_cast<double>(weight.value.dim(1));
+  return 2.0 * static_cast<double>(tokens) * static_cast<double>(weight.spec().local_shape()[0]) *
+         static_cast<double>(weight.spec().local_shape()[1]);
 }
 
 }  // namespace trident

@@ -23,8 +23,11 @@ std::string_view recompute_name(Recompute r);
 
 struct TensorParallelOptions {
   bool sequence_parallel = false;
-  // kSelective: the attention core's probabilities [B, nh, S, S] are recomputed in backward
-  // instead of kept; kFull: each block keeps only its input and reruns its forward in backward.
+  // kSelective: what is cheap to rebuild and large to keep is recomputed in backward instead of
+  // kept: the attention core's output [N, h/tp] and softmax statistics (the core is fused, so no
+  // [B, nh, S, S] tensor exists in any mode) and the GELU output [N, 4h/tp]; about 5h of a block's
+  // ~16h activation columns per token, for one more attention core forward and GELU per block.
+  // kFull: each block keeps only its input and reruns its forward in backward.
   Recompute recompute = Recompute::kNone;
 };
 

@@ -13,12 +13,12 @@ TransformerBlock::TransformerBlock(int index, const GptConfig& c, const TensorPa
       seq_len_(c.seq_len) {}
 
 Tensor TransformerBlock::run_forward(const Tensor& x, Saved& s) const {
-  const Ops& ops = ops_for(x.device());
   s.input = x;
-  Tensor x1 = attn.forward(ln_1.forward(x, s.ln_1), s.attn);
-  ops.add(x1, x, x1);  // x1 = x + attn(ln_1(x)), in the attention output's buffer
-  Tensor x2 = mlp.forward(ln_2.forward(x1, s.ln_2), s.mlp);
-  ops.add(x2, x1, x2);
+  // x1 = x + attn(ln_1(x)) in the attention output's buffer, and ln_2(x1), in one pass.
+  Tensor x1;
+  const Tensor h2 = ln_2.forward_add(attn.forward(ln_1.forward(x, s.ln_1), s.attn), x, x1, s.ln_2);
+  Tensor x2 = mlp.forward(h2, s.mlp);
+  ops_for(x.device()).add(x2, x1, x2);
   return x2;
 }
 
@@ -33,14 +33,11 @@ Tensor TransformerBlock::forward(const Tensor& x, Saved& s) const {
 }
 
 Tensor TransformerBlock::backward_input(const Tensor& dy, Saved& s) const {
-  const Ops& ops = ops_for(dy.device());
   if (tp_.recompute() == Recompute::kFull) run_forward(s.input, s);
   // x2 = x1 + mlp(ln_2(x1)):  dx1 = dy + ln_2ᵀ(mlpᵀ(dy))
-  Tensor dx1 = ln_2.backward_input(mlp.backward_input(dy, s.mlp), s.ln_2);
-  ops.add(dx1, dy, dx1);
+  const Tensor dx1 = ln_2.backward_input_add(mlp.backward_input(dy, s.mlp), dy, s.ln_2);
   // x1 = x + attn(ln_1(x)):   dx = dx1 + ln_1ᵀ(attnᵀ(dx1))
-  Tensor dx = ln_1.backward_input(attn.backward_input(dx1, s.attn), s.ln_1);
-  ops.add(dx, dx1, dx);
+  Tensor dx = ln_1.backward_input_add(attn.backward_input(dx1, s.attn), dx1, s.ln_1);
   s.input = Tensor();
   return dx;
 }

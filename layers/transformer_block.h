@@ -1,8 +1,14 @@
 // One pre-LN GPT-2 block:  x1 = x + Attn(LN1(x));  x2 = x1 + MLP(LN2(x1)).
 // Activations between regions are [n_local, h] (token-split under sequence parallelism).
 //
-// Full recompute keeps only the block's input after forward and reruns the forward (collectives
-// included, in the same order on every TP rank) at the start of backward_input.
+// The residual adds are fused into their neighbours: x1 = x + attn(...) with ln_2 (add_layernorm_forward),
+// and in backward each residual gradient with the LayerNorm input gradient it joins
+// (layernorm_backward_input_add).
+//
+// Recompute (TensorParallelOptions): selective drops the attention core's output and statistics and
+// the GELU output, rebuilt inside ParallelAttention / ParallelMlp::backward_input; full keeps only the
+// block's input after forward and reruns the forward (collectives included, in the same order on
+// every TP rank) at the start of backward_input.
 #pragma once
 
 #include "layers/layer_norm.h"
@@ -27,6 +33,9 @@ class TransformerBlock {
   TransformerBlock(int index, const GptConfig& config, const TensorParallel& tp, Device device);
 
   Tensor forward(const Tensor& x, Saved& s) const;
+  // Generation (kv_cache.h): x [B·T, h] -> [B·T, h], attention through the block's KV cache.
+  Tensor forward_cached(const Tensor& x, std::int64_t batch, std::int64_t past, const Tensor& k_cache,
+                        const Tensor& v_cache) const;
   Tensor backward_input(const Tensor& dy, Saved& s) const;
   void backward_weight(Saved& s);
 

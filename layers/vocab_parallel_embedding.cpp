@@ -39,7 +39,7 @@ void VocabParallelEmbedding::backward_input(const Tensor& dy, Saved& s) const {
 }
 
 void VocabParallelEmbedding::backward_weight(Saved& s) {
-  const Ops& ops = ops_for(wte.value.device());
+  const Ops& ops = ops_for(s.dy.device());
   const std::int64_t tokens = s.dy.dim(0), h = s.dy.dim(1), batch = tokens / seq_len_;
   ops.embedding_backward(s.dy, s.ids.view({tokens}), vocab_begin(), wte.grad);
   ops.bias_backward(s.dy.view({batch, seq_len_ * h}), wpe.grad.view({seq_len_ * h}));

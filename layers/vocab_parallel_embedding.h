@@ -30,6 +30,9 @@ class VocabParallelEmbedding {
   VocabParallelEmbedding(const GptConfig& config, const TensorParallel& tp, Device device);
 
   Tensor forward(const Tensor& ids, Saved& s) const;  // ids [B, S] -> [n_local, h]
+  // Generation (kv_cache.h; no SP, nothing saved): ids [B, T] at positions [first, first + T)
+  // -> [B·T, h], replicated over TP.
+  Tensor forward_at(const Tensor& ids, std::int64_t first_position) const;
   void backward_input(const Tensor& dy, Saved& s) const;
   void backward_weight(Saved& s);
 

@@ -67,13 +67,19 @@ bool check_all_gather(const Tensor& in, const Tensor& out, int rank, int size, c
   return in_place;
 }
 
-void check_reduce_scatter(const Tensor& in, const Tensor& out, int size, const OpDesc& op, const std::string& where) {
+bool check_reduce_scatter(const Tensor& in, const Tensor& out, int rank, int size, const OpDesc& op,
+                          const std::string& where) {
   TRIDENT_CHECK(in.dtype() == out.dtype(), op.str(), " on ", where, ": out is ", dtype_name(out.dtype()), " but in is ",
                 dtype_name(in.dtype()));
   TRIDENT_CHECK(in.numel() == size * out.numel(), op.str(), " on ", where, ": in has ", in.numel(),
                 " elements but needs size*out = ", size, "*", out.numel(), " = ", size * out.numel(),
                 " (in's dim 0 is size x out's dim 0); in is ", in.shape().str(), ", out is ", out.shape().str());
-  TRIDENT_CHECK(!overlap(in, out), op.str(), " on ", where, ": in and out overlap; use separate buffers");
+  // `out` may be this rank's own slot of `in` (reducing in place); any other overlap is a bug.
+  const bool in_place = out.numel() > 0 && in.device() == out.device() &&
+                        out.raw() == static_cast<const char*>(in.raw()) + rank * out.nbytes();
+  TRIDENT_CHECK(in_place || !overlap(in, out), op.str(), " on ", where,
+                ": in and out overlap other than as this rank's slot of in; use separate buffers");
+  return in_place;
 }
 
 void check_root(int root, int size, const OpDesc& op, const std::string& where) {

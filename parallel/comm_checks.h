@@ -44,8 +44,10 @@ void check_defined(const Tensor& t, const char* what, const OpDesc& op, const st
 bool check_all_gather(const Tensor& in, const Tensor& out, int rank, int size, const OpDesc& op,
                       const std::string& where);
 
-// reduce_scatter: equal dtypes, in.numel() == size * out.numel(), no overlap.
-void check_reduce_scatter(const Tensor& in, const Tensor& out, int size, const OpDesc& op, const std::string& where);
+// reduce_scatter: equal dtypes, in.numel() == size * out.numel(), and out either is this rank's slot
+// of in or does not overlap it. Returns true when reducing in place (out is that slot).
+bool check_reduce_scatter(const Tensor& in, const Tensor& out, int rank, int size, const OpDesc& op,
+                          const std::string& where);
 
 // root / peer in [0, size).
 void check_root(int root, int size, const OpDesc& op, const std::string& where);

@@ -5,8 +5,14 @@
 // Semantics shared by all backends:
 // - Collectives are called by every member, in the same order, with equal shapes.
 // - Tensors must live on the backend's device (host for MPI).
-// - Every blocking call waits at most timeout(); past it, trident::CommTimeout is thrown naming the
-//   group, the operation and the peers, instead of hanging.
+// - Nothing waits forever: an operation outstanding longer than timeout() either throws
+//   trident::CommTimeout naming the group, the operation and the peers (point-to-point waits on the
+//   MPI backend, which can cancel a receive), or — a collective, which no backend can cancel — ends
+//   the job through the backend's watchdog with that message on stderr.
+// - busy_seconds() is the time this group's operations were in progress on this rank: a blocking
+//   call's duration, a non-blocking collective's run time on the backend (MPI: on the group's
+//   communication thread; NCCL: on its stream), a point-to-point request's wait. Time the caller
+//   itself spent blocked on non-blocking collectives is the caller's to measure (DataParallel does).
 #pragma once
 
 #include <atomic>
@@ -74,10 +80,14 @@ class Communicator {
   // Non-blocking all-reduce (data-parallel gradient buckets overlap with backward through this).
   virtual Request all_reduce_async(const Tensor& x, ReduceOp op) = 0;
   // out[size * n] = concat over ranks (rank order) of in[n]; dim 0 of out is size × dim 0 of in.
+  // In place when `in` is this rank's slot of `out`.
   virtual void all_gather(const Tensor& in, const Tensor& out) = 0;
+  // Non-blocking all-gather (ZeRO-3 gathers the next block's parameters while this one computes).
+  virtual Request all_gather_async(const Tensor& in, const Tensor& out) = 0;
   // out[n] = reduction over ranks of in[rank*n : (rank+1)*n]; dim 0 of in is size × dim 0 of out.
+  // In place when `out` is this rank's slot of `in` (the other slots of `in` are then undefined).
   virtual void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) = 0;
-  // Non-blocking reduce-scatter (ZeRO-1 gradient buckets overlap with backward through this).
+  // Non-blocking reduce-scatter (ZeRO gradient buckets overlap with backward through this).
   virtual Request reduce_scatter_async(const Tensor& in, const Tensor& out, ReduceOp op) = 0;
   virtual void broadcast(const Tensor& x, int root) = 0;
 
@@ -101,8 +111,8 @@ class Communicator {
 
   std::chrono::milliseconds timeout() const { return timeout_; }
 
-  // Seconds this rank spent blocked in this group's operations (waits of blocking calls and of
-  // requests) since construction or the last reset: the per-axis communication time of a step.
+  // Seconds this group's operations were in progress on this rank (see the top of this file) since
+  // construction or the last reset: the per-axis communication time of a step.
   double busy_seconds() const { return busy_->load(); }
   void reset_busy_seconds() { busy_->store(0.0); }
   const std::shared_ptr<std::atomic<double>>& busy_counter() const { return busy_; }

@@ -25,7 +25,9 @@ void GradSync::accumulated(int i) {
   int& n = received_.at(static_cast<std::size_t>(i));
   TRIDENT_CHECK(n < micro_batches_, "gradient of '", tensors_[static_cast<std::size_t>(i)].name, "' received more ",
                 "contributions than the step's ", micro_batches_, " micro-batches");
-  if (++n == micro_batches_ && !tensors_[static_cast<std::size_t>(i)].tied) final(i);
+  ++n;
+  if (sharded_grads()) return dp_->accumulated(i);  // every micro-batch is reduced as it comes
+  if (n == micro_batches_ && !tensors_[static_cast<std::size_t>(i)].tied) final(i);
 }
 
 void GradSync::final(int i) {
@@ -38,19 +40,44 @@ void GradSync::finish() {
   std::vector<int> tied;
   for (std::size_t i = 0; i < tensors_.size(); ++i)
     if (tensors_[i].tied) tied.push_back(static_cast<int>(i));
+  for (std::size_t i = 0; i < tensors_.size(); ++i)
+    TRIDENT_CHECK((tensors_[i].tied && !sharded_grads()) || received_[i] == micro_batches_, "gradient of '",
+                  tensors_[i].name, "' received ", received_[i], " of the step's ", micro_batches_,
+                  " micro-batch contributions");
+  if (sharded_grads()) return finish_sharded(tied);
   if (!tied.empty()) {
-    // Sum the copies held here into the first, reduce over the tied group, copy back.
-    const Tensor& sum = *tensors_[static_cast<std::size_t>(tied.front())].grad;
-    const Ops& ops = ops_for(sum.device());
-    for (std::size_t k = 1; k < tied.size(); ++k) ops.axpy(1.0f, *tensors_[static_cast<std::size_t>(tied[k])].grad, sum);
-    if (tied_group_ && tied_group_->size() > 1) tied_group_->all_reduce(sum, ReduceOp::kSum);
-    for (std::size_t k = 1; k < tied.size(); ++k) tensors_[static_cast<std::size_t>(tied[k])].grad->copy_from(sum);
+    std::vector<Tensor> copies;
+    for (int i : tied) copies.push_back(*tensors_[static_cast<std::size_t>(i)].grad);
+    tie(copies);
     for (int i : tied) final(i);
   }
-  for (std::size_t i = 0; i < tensors_.size(); ++i)
-    TRIDENT_CHECK(tensors_[i].tied || received_[i] == micro_batches_, "gradient of '", tensors_[i].name, "' received ",
-                  received_[i], " of the step's ", micro_batches_, " micro-batch contributions");
   if (dp_) dp_->finish_grad_reduce();
+}
+
+// ZeRO-2/3: the gradients exist only as this rank's averaged shards, so the TP partial sums and the
+// tied copies are finished on the pieces of them inside the shard. The pieces line up: TP ranks
+// share the bucket layout, and the tied copies sit alone in equal buckets on every stage.
+void GradSync::finish_sharded(const std::vector<int>& tied) {
+  dp_->finish_grad_reduce();
+  if (tp_group_ && tp_group_->size() > 1)
+    for (std::size_t i = 0; i < tensors_.size(); ++i)
+      if (tensors_[i].tp_partial) {
+        const Tensor piece = dp_->grad_piece(static_cast<int>(i));
+        if (piece.numel() > 0) tp_group_->all_reduce(piece, ReduceOp::kSum);
+      }
+  if (tied.empty()) return;
+  std::vector<Tensor> pieces;
+  for (int i : tied) pieces.push_back(dp_->grad_piece(i));
+  if (pieces.front().numel() > 0) tie(pieces);
+}
+
+void GradSync::tie(const std::vector<Tensor>& copies) {
+  // Sum the copies held here into the first, reduce over the tied group, copy back.
+  const Tensor& sum = copies.front();
+  const Ops& ops = ops_for(sum.device());
+  for (std::size_t k = 1; k < copies.size(); ++k) ops.axpy(1.0f, copies[k], sum);
+  if (tied_group_ && tied_group_->size() > 1) tied_group_->all_reduce(sum, ReduceOp::kSum);
+  for (std::size_t k = 1; k < copies.size(); ++k) copies[k].copy_from(sum);
 }
 
 }  // namespace trident

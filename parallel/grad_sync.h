@@ -12,6 +12,11 @@
 // all-reduced over the tied group (the embedding group, when the first and the last chunk live on
 // different stages), copied back into every copy, and only then marked final.
 //
+// Under ZeRO-2/3 no rank keeps a whole gradient: every accumulation goes to data parallelism at once
+// (DataParallel::accumulated), which reduce-scatters each micro-batch's bucket gradients into the
+// rank's averaged shard. Sums commute, so finish() then completes the TP partial sums and the tied
+// copies on the pieces of them inside the shard, after the DP reduction instead of before it.
+//
 // Nothing else in trident decides when a gradient is final: the trainer wires the layers' hook to
 // accumulated() and calls start_step() / finish() around the schedule.
 #pragma once
@@ -48,7 +53,11 @@ class GradSync {
   std::size_t size() const { return tensors_.size(); }
 
  private:
+  bool sharded_grads() const { return dp_ && dp_->zero() >= 2; }
   void final(int i);
+  void finish_sharded(const std::vector<int>& tied);
+  // Sums the copies into the first, all-reduces over the tied group, copies the sum back.
+  void tie(const std::vector<Tensor>& copies);
 
   std::vector<GradSyncTensor> tensors_;
   Communicator* tp_group_;

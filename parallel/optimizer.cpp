@@ -12,26 +12,26 @@ DistributedAdamW::DistributedAdamW(DataParallel& dp, std::vector<OptimizerTensor
   TRIDENT_CHECK(info.size() == dp.size(), "optimizer: ", info.size(), " tensor infos for ", dp.size(), " tensors");
   for (std::size_t i = 0; i < dp.size(); ++i) {
     const DataParallel::Slot& s = dp.slot(static_cast<int>(i));
-    const DataParallel::Bucket& b = dp.buckets()[static_cast<std::size_t>(s.bucket)];
-    const std::int64_t lo = std::max(s.begin, b.shard_begin), hi = std::min(s.begin + s.size, b.shard_begin + b.shard_size);
-    if (lo < hi) segments_.push_back({s.bucket, lo - b.shard_begin, hi - lo, info[i].weight_decay, info[i].count_in_norm});
+    const std::int64_t begin = dp.shard_begin(s.bucket), end = begin + dp.shard_size(s.bucket);
+    const std::int64_t lo = std::max(s.begin, begin), hi = std::min(s.begin + s.size, end);
+    if (lo < hi) segments_.push_back({s.bucket, lo - begin, hi - lo, info[i].weight_decay, info[i].count_in_norm});
   }
 }
 
 double DistributedAdamW::grad_norm() {
-  const Ops& ops = ops_for(Device::cpu());
   double local = 0.0;
   for (const Segment& s : segments_) {
     if (!s.count) continue;
-    const Tensor g = dp_.reduced_grads(dp_.buckets()[static_cast<std::size_t>(s.bucket)]);
-    local += ops.sum_squares(g.slice0(s.offset, s.offset + s.size));
+    const Tensor g = dp_.grad_shard(s.bucket);
+    // Summed where the gradients live (a GPU's table returns the sum to the host: one sync each).
+    local += ops_for(g.device()).sum_squares(g.slice0(s.offset, s.offset + s.size));
   }
   // The sum travels as f32 (what the communicator reduces); replicas of plain DP are divided out.
   Tensor total = Tensor::empty({1});
   total.data<float>()[0] = static_cast<float>(local);
   if (world_ && world_->size() > 1) world_->all_reduce(total, ReduceOp::kSum);
   double sum = total.data<float>()[0];
-  if (!dp_.zero1()) sum /= dp_.dp();
+  if (dp_.zero() == 0) sum /= dp_.dp();
   return std::sqrt(sum);
 }
 
@@ -45,10 +45,8 @@ OptimizerStepResult DistributedAdamW::step(double lr, bool loss_is_finite) {
   if (config_.grad_clip > 0 && r.grad_norm > config_.grad_clip) r.clip_scale = config_.grad_clip / (r.grad_norm + 1e-6);
   ++steps_;
   for (const Segment& s : segments_) {
-    const DataParallel::Bucket& b = dp_.buckets()[static_cast<std::size_t>(s.bucket)];
-    const Ops& ops = ops_for(b.params.device());
-    const std::int64_t at = b.shard_begin + s.offset;
-    const Tensor g = dp_.reduced_grads(b).slice0(s.offset, s.offset + s.size);
+    const Tensor g = dp_.grad_shard(s.bucket).slice0(s.offset, s.offset + s.size);
+    const Ops& ops = ops_for(g.device());
     if (r.clip_scale != 1.0) ops.scale(g, static_cast<float>(r.clip_scale));
     AdamWParams p;
     p.lr = static_cast<float>(lr);
@@ -57,8 +55,9 @@ OptimizerStepResult DistributedAdamW::step(double lr, bool loss_is_finite) {
     p.eps = config_.eps;
     p.weight_decay = s.decay ? config_.weight_decay : 0.0f;
     p.step = steps_;
-    ops.adamw_update(b.params.slice0(at, at + s.size), g, b.exp_avg.slice0(at, at + s.size),
-                     b.exp_avg_sq.slice0(at, at + s.size), p);
+    const std::int64_t lo = s.offset, hi = s.offset + s.size;
+    ops.adamw_update(dp_.param_shard(s.bucket).slice0(lo, hi), g, dp_.exp_avg_shard(s.bucket).slice0(lo, hi),
+                     dp_.exp_avg_sq_shard(s.bucket).slice0(lo, hi), p);
   }
   dp_.gather_params();
   return r;

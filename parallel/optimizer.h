@@ -1,13 +1,14 @@
 // AdamW over data parallelism's flat buckets, with the global gradient-norm clip.
 //
 // Each rank updates what it owns: with plain DP every bucket whole (every DP replica computes the
-// same update), with ZeRO-1 only its shard of each bucket, from its shard of the averaged
-// gradients and of the moments; DataParallel then all-gathers the parameters.
+// same update), under ZeRO (any stage) only its shard of each bucket, from its shard of the
+// averaged gradients and of the moments; DataParallel then all-gathers the parameters (ZeRO-1/2)
+// or gathers them before their next use (ZeRO-3).
 //
 // The global norm is the norm of the one full-model gradient: every tensor counted once. Tensors
 // replicated over TP count only on TP rank 0, a second copy of a tied weight not at all (the
 // model says which, `count_in_norm`), and DP replicas are divided out (plain DP: each replica holds
-// the same averaged gradient) or add up disjoint shards (ZeRO-1). A non-finite norm or loss skips
+// the same averaged gradient) or add up disjoint shards (ZeRO). A non-finite norm or loss skips
 // the step on every rank alike: the norm is reduced over the world, the loss flag is the caller's.
 #pragma once
 
@@ -40,7 +41,7 @@ class DistributedAdamW {
   // `world` reduces the norm; info has one entry per DataParallel tensor.
   DistributedAdamW(DataParallel& dp, std::vector<OptimizerTensorInfo> info, Communicator* world, AdamWConfig config);
 
-  // After dp.finish_grad_reduce(). Updates parameters (and, under ZeRO-1, gathers them).
+  // After dp.finish_grad_reduce(). Updates parameters (and, under ZeRO-1/2, gathers them).
   OptimizerStepResult step(double lr, bool loss_is_finite);
   // Global gradient norm of the reduced gradients (collective over the world).
   double grad_norm();
@@ -52,7 +53,7 @@ class DistributedAdamW {
   // A piece of one tensor inside this rank's part of one bucket.
   struct Segment {
     int bucket;
-    std::int64_t offset;  // into the bucket's shard (and into its reduced gradients)
+    std::int64_t offset;  // into the bucket's shard (DataParallel::param_shard, grad_shard, moments)
     std::int64_t size;
     bool decay, count;
   };

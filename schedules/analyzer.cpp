@@ -25,8 +25,15 @@ double ActionCosts::of(ActionType t, int chunk) const {
     case ActionType::kB: return b;
     case ActionType::kI: return i;
     case ActionType::kW: return w;
+    case ActionType::kFB: TRIDENT_FAIL("ActionCosts::of: an overlapped FB has two halves; cost it with of(action)");
     default: return 0.0;  // communication is modelled by p2p latency, not by stage time
   }
+}
+
+double ActionCosts::of(const Action& a) const {
+  double total = 0.0;
+  for (const Action& half : parts(a)) total += of(half.type, half.chunk);
+  return total;
 }
 
 namespace {
@@ -97,7 +104,12 @@ class Simulator {
       // Only a receive's input comes from another stage; it is usable p2p after the send.
       ready = std::max(ready, a.is_recv() ? t + costs_.p2p : t);
     }
-    const double end = ready + costs_.of(a.type, a.chunk);
+    double end = ready + costs_.of(a);
+    // A receive posted only when the stage reaches it holds the stage for `recv` from then on.
+    if (a.is_recv()) {
+      end = std::max(now_[ru] + costs_.recv, ready);
+      ready = end - costs_.recv;  // >= now: the stage idles until the transfer can start
+    }
     for (const EventKey& k : makes(a)) done(k) = end;
     timed_[ru].push_back({r, a, ready, end});
     now_[ru] = end;
@@ -125,25 +137,26 @@ void check_shape(const Schedule& s, const ActionCosts& costs) {
   for (const auto& pc : costs.per_chunk)
     for (const double c : pc)
       TRIDENT_CHECK(std::isfinite(c) && c >= 0.0, "analyze: per-chunk costs must be finite and non-negative, got ", c);
-  for (const double c : {costs.f, costs.b, costs.i, costs.w, costs.p2p})
+  for (const double c : {costs.f, costs.b, costs.i, costs.w, costs.p2p, costs.recv})
     TRIDENT_CHECK(std::isfinite(c) && c >= 0.0, "analyze: costs must be finite and non-negative, got f=", costs.f,
-                  " b=", costs.b, " i=", costs.i, " w=", costs.w, " p2p=", costs.p2p);
+                  " b=", costs.b, " i=", costs.i, " w=", costs.w, " p2p=", costs.p2p, " recv=", costs.recv);
   const int last = s.num_chunks() - 1;
   for (int r = 0; r < s.pp; ++r) {
     const auto& list = s.stages[static_cast<std::size_t>(r)];
     for (std::size_t k = 0; k < list.size(); ++k) {
-      const Action& a = list[k];
-      const bool bad_range = a.mb < 0 || a.mb >= s.micro_batches || a.chunk < 0 || a.chunk > last;
-      // Each transfer names a chunk of this stage, and a neighbour that exists.
-      const bool no_peer = (a.type == ActionType::kRecvF && a.chunk == 0) ||
-                           (a.type == ActionType::kSendB && a.chunk == 0) ||
-                           (a.type == ActionType::kSendF && a.chunk == last) ||
-                           (a.type == ActionType::kRecvB && a.chunk == last);
-      TRIDENT_CHECK(!bad_range && !no_peer && s.stage_of(a.chunk) == r, "analyze: schedule '", s.name, "' stage ", r,
-                    " position ", k, ": ", a.str(),
-                    bad_range ? " is outside the step's micro-batches or chunks"
-                    : no_peer ? " has no neighbouring chunk to exchange with"
-                              : " names a chunk this stage does not hold");
+      for (const Action& a : parts(list[k])) {
+        const bool bad_range = a.mb < 0 || a.mb >= s.micro_batches || a.chunk < 0 || a.chunk > last;
+        // Each transfer names a chunk of this stage, and a neighbour that exists.
+        const bool no_peer = (a.type == ActionType::kRecvF && a.chunk == 0) ||
+                             (a.type == ActionType::kSendB && a.chunk == 0) ||
+                             (a.type == ActionType::kSendF && a.chunk == last) ||
+                             (a.type == ActionType::kRecvB && a.chunk == last);
+        TRIDENT_CHECK(!bad_range && !no_peer && s.stage_of(a.chunk) == r, "analyze: schedule '", s.name, "' stage ", r,
+                      " position ", k, ": ", a.str(),
+                      bad_range ? " is outside the step's micro-batches or chunks"
+                      : no_peer ? " has no neighbouring chunk to exchange with"
+                                : " names a chunk this stage does not hold");
+      }
     }
   }
 }
@@ -159,21 +172,32 @@ Analysis analyze(const Schedule& s, const ActionCosts& costs) {
   Analysis out;
   const auto pp = static_cast<std::size_t>(s.pp);
   out.busy.assign(pp, 0.0);
+  out.span.assign(pp, 0.0);
   out.peak_stash.assign(pp, 0);
   for (std::size_t r = 0; r < pp; ++r) {
     int stash = 0;
+    double first = -1.0, last = 0.0;
     for (const TimedAction& t : sim.timed()[r]) {
       out.makespan = std::max(out.makespan, t.end);
-      if (t.action.is_compute()) out.busy[r] += t.end - t.start;
+      if (t.action.is_compute()) {
+        out.busy[r] += t.end - t.start;
+        if (first < 0.0) first = t.start;
+        last = t.end;
+      }
       // A forward stashes its activations; B or W (not I, whose W still needs them) frees them.
-      if (t.action.type == ActionType::kF) out.peak_stash[r] = std::max(out.peak_stash[r], ++stash);
-      if (t.action.type == ActionType::kB || t.action.type == ActionType::kW) --stash;
+      // An FB's forward half stashes before its backward half frees: both are held at once.
+      for (const Action& half : parts(t.action)) {
+        if (half.type == ActionType::kF) out.peak_stash[r] = std::max(out.peak_stash[r], ++stash);
+        if (half.type == ActionType::kB || half.type == ActionType::kW) --stash;
+      }
       out.timeline.push_back(t);
     }
+    out.span[r] = first < 0.0 ? 0.0 : last - first;
   }
   for (std::size_t r = 0; r < pp; ++r) {
     out.bubble.push_back(out.makespan - out.busy[r]);
     out.bubble_fraction.push_back(out.makespan > 0.0 ? out.bubble[r] / out.makespan : 0.0);
+    out.span_bubble.push_back(out.span[r] - out.busy[r]);
   }
   return out;
 }

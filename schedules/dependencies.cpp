@@ -17,6 +17,13 @@ std::vector<EventKey> needs(const Schedule& s, int stage, const Action& a) {
     case ActionType::kSendB: return {{Event::kInputGrad, a.mb, c}};
     case ActionType::kRecvF: return {{Event::kSentF, a.mb, c - 1}};
     case ActionType::kRecvB: return {{Event::kSentB, a.mb, c + 1}};
+    case ActionType::kFB: {
+      // The halves are independent (the validator checks it), so the pair needs what either needs.
+      std::vector<EventKey> out;
+      for (const Action& half : parts(a))
+        for (const EventKey& k : needs(s, stage, half)) out.push_back(k);
+      return out;
+    }
   }
   return {};
 }
@@ -31,6 +38,12 @@ std::vector<EventKey> makes(const Action& a) {
     case ActionType::kSendB: return {{Event::kSentB, a.mb, a.chunk}};
     case ActionType::kRecvF:
     case ActionType::kRecvB: return {};
+    case ActionType::kFB: {
+      std::vector<EventKey> out;
+      for (const Action& half : parts(a))
+        for (const EventKey& k : makes(half)) out.push_back(k);
+      return out;
+    }
   }
   return {};
 }

@@ -8,6 +8,7 @@
 //   SEND_F(mb, c)  needs forward(mb, c);       makes sent_f(mb, c)
 //   SEND_B(mb, c)  needs input_grad(mb, c);    makes sent_b(mb, c)
 //   RECV_F(mb, c)  needs sent_f(mb, c−1) on the peer;  RECV_B(mb, c) needs sent_b(mb, c+1)
+//   FB             needs what its F half and its B half need; makes what both make
 // Sends never block (non-blocking sends; buffers live until the step ends).
 #pragma once
 

@@ -77,6 +77,17 @@ ExecutionStats PipelineExecutor::run(StageRunner& runner) {
         runner.backward_weight(a.mb, a.chunk);
         --step.stash;
         break;
+      case ActionType::kFB: {
+        // One compute stream: the halves run back to back (forward first, so both activations
+        // are held at once, as they would be if a device overlapped them).
+        const ActionParts halves = parts(a);
+        forward(runner, halves.part[0], step);
+        stats.peak_stash = std::max(stats.peak_stash, step.stash);
+        backward_input(runner, halves.part[1], step);
+        runner.backward_weight(halves.part[1].mb, halves.part[1].chunk);
+        --step.stash;
+        break;
+      }
     }
     // A device computes asynchronously: wait for the action's kernels so its recorded time is
     // device time (this costs one launch latency per action, small against an action's work).

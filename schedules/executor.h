@@ -5,7 +5,9 @@
 // for only when the step ends. With tp > 1, every TP rank of a stage runs the same list and talks
 // to the same TP rank of the neighbouring stage. Activations are released as soon as their backward
 // (or W) has run, by the stage model. Every action's wall time, and the time spent waiting for
-// receives, is recorded.
+// receives, is recorded. An overlapped FB runs its forward half and then its backward half: a stage
+// has one compute stream (one thread on CPU ranks), so the pair is one action in the timeline whose
+// time is the sum of its halves, not a concurrency.
 #pragma once
 
 #include <map>

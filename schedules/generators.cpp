@@ -1,17 +1,15 @@
 #include "schedules/generators.h"
 
 #include <algorithm>
-#include <map>
-#include <optional>
-#include <tuple>
 
 #include "core/error.h"
+#include "schedules/generators/blank_schedule.h"
 
 namespace trident {
 
-namespace {
+namespace detail {
 
-Schedule blank(std::string name, int pp, int v, int m, Placement placement = Placement::kLoop) {
+Schedule blank_schedule(std::string name, int pp, int v, int m, Placement placement) {
   TRIDENT_CHECK(pp >= 1, "pipeline size pp=", pp, " must be at least 1");
   TRIDENT_CHECK(m >= 1, "schedule ", name, " needs at least 1 micro-batch, got micro_batches=", m);
   Schedule s;
@@ -24,10 +22,14 @@ Schedule blank(std::string name, int pp, int v, int m, Placement placement = Pla
   return s;
 }
 
+}  // namespace detail
+
+namespace {
+using detail::blank_schedule;
 }  // namespace
 
 Schedule gpipe(int pp, int m) {
-  Schedule s = blank("gpipe", pp, 1, m);
+  Schedule s = blank_schedule("gpipe", pp, 1, m);
   for (int r = 0; r < pp; ++r) {
     auto& l = s.stages[static_cast<std::size_t>(r)];
     for (int i = 0; i < m; ++i) l.push_back(F(i, r));
@@ -37,7 +39,7 @@ Schedule gpipe(int pp, int m) {
 }
 
 Schedule one_f_one_b(int pp, int m) {
-  Schedule s = blank("1f1b", pp, 1, m);
+  Schedule s = blank_schedule("1f1b", pp, 1, m);
   for (int r = 0; r < pp; ++r) {
     auto& l = s.stages[static_cast<std::size_t>(r)];
     const int warmup = std::min(pp - 1 - r, m);
@@ -54,7 +56,7 @@ Schedule one_f_one_b(int pp, int m) {
 
 Schedule interleaved_1f1b(int pp, int v, int m) {
   TRIDENT_CHECK(v >= 2, "interleaved 1F1B needs v >= 2 chunks per stage, got v=", v, " (use 1f1b for v=1)");
-  Schedule s = blank("interleaved", pp, v, m);
+  Schedule s = blank_schedule("interleaved", pp, v, m);
   TRIDENT_CHECK(m % pp == 0, "interleaved 1F1B runs micro-batches in groups of pp: micro_batches=", m,
                 " is not a multiple of pp=", pp, "; use a multiple of ", pp, " (e.g. ", (m / pp + 1) * pp, ")");
   // Megatron's order over the m·v "virtual" micro-batches k: groups of pp consecutive micro-batches
@@ -78,96 +80,8 @@ Schedule interleaved_1f1b(int pp, int v, int m) {
   return s;
 }
 
-Schedule zb_h1(int pp, int m) {
-  Schedule s = blank("zb-h1", pp, 1, m);
-  for (int r = 0; r < pp; ++r) {
-    auto& l = s.stages[static_cast<std::size_t>(r)];
-    int f = 0, i = 0, w = 0;
-    // One more warm-up forward than 1F1B: the steady phase starts with I, whose gradient (without
-    // W in its way) arrives pp−1−r units after this stage's warm-up ends.
-    for (; f < std::min(pp - r, m); ++f) l.push_back(F(f, r));
-    // Stage r holds back its first r W's; they fill the bubble the fast-travelling I's leave in
-    // the cool-down, and the stash stays at most pp.
-    auto i_then_w = [&] {
-      l.push_back(I(i, r));
-      ++i;
-      if (i > r) l.push_back(W(w++, r));
-    };
-    for (; f < m; ++f) {
-      i_then_w();
-      l.push_back(F(f, r));
-    }
-    while (i < m) i_then_w();
-    while (w < m) l.push_back(W(w++, r));
-  }
-  return s;
-}
-
-Schedule zb_v(int pp, int m) {
-  Schedule s = blank("zb-v", pp, 2, m, Placement::kVShape);
-  const int chunks = 2 * pp;
-  const int limit = 2 * pp;  // stashed chunk activations per stage: 2pp chunks of half a stage = 1F1B's pp stages' worth
-  using Key = std::tuple<int, int, int>;  // (type, mb, chunk)
-  std::map<Key, double> done;             // end time of each scheduled action, unit costs
-  std::vector<double> now(static_cast<std::size_t>(pp), 0.0);
-  std::vector<int> stashed(static_cast<std::size_t>(pp), 0);
-  auto key = [](ActionType t, int mb, int c) { return Key{static_cast<int>(t), mb, c}; };
-  auto finished = [&](ActionType t, int mb, int c, double& ready) {
-    auto it = done.find(key(t, mb, c));
-    if (it == done.end()) return false;
-    ready = std::max(ready, it->second);
-    return true;
-  };
-  const int total = 3 * m * chunks;
-  for (int scheduled = 0; scheduled < total; ++scheduled) {
-    // Each stage's best next action: earliest start, then I before F before W, then the later
-    // chunk (drains the V's second half first), then the lower micro-batch.
-    struct Pick {
-      double start;
-      int priority, neg_chunk, mb, stage;
-      ActionType type;
-    };
-    std::optional<Pick> best;
-    for (int r = 0; r < pp; ++r) {
-      for (int c : s.chunks_of(r)) {
-        for (int mb = 0; mb < m; ++mb) {
-          for (ActionType t : {ActionType::kI, ActionType::kF, ActionType::kW}) {
-            if (done.count(key(t, mb, c))) continue;
-            double ready = now[static_cast<std::size_t>(r)];
-            bool ok = true;
-            if (t == ActionType::kF) {
-              ok = (c == 0 || finished(ActionType::kF, mb, c - 1, ready)) && stashed[static_cast<std::size_t>(r)] < limit;
-            } else if (t == ActionType::kI) {
-              ok = finished(ActionType::kF, mb, c, ready) && (c == chunks - 1 || finished(ActionType::kI, mb, c + 1, ready));
-            } else {
-              ok = finished(ActionType::kI, mb, c, ready);
-            }
-            if (!ok) continue;
-            const int priority = t == ActionType::kI ? 0 : t == ActionType::kF ? 1 : 2;
-            const Pick p{ready, priority, -c, mb, r, t};
-            auto better = [](const Pick& a, const Pick& b) {
-              return std::tie(a.start, a.priority, a.neg_chunk, a.mb, a.stage) <
-                     std::tie(b.start, b.priority, b.neg_chunk, b.mb, b.stage);
-            };
-            if (!best || better(p, *best)) best = p;
-          }
-        }
-      }
-    }
-    TRIDENT_CHECK(best.has_value(), "zb-v construction stalled at pp=", pp, " micro_batches=", m);
-    const Pick& p = *best;
-    const int c = -p.neg_chunk;
-    done[key(p.type, p.mb, c)] = p.start + 1.0;
-    now[static_cast<std::size_t>(p.stage)] = p.start + 1.0;
-    if (p.type == ActionType::kF) ++stashed[static_cast<std::size_t>(p.stage)];
-    if (p.type == ActionType::kW) --stashed[static_cast<std::size_t>(p.stage)];
-    s.stages[static_cast<std::size_t>(p.stage)].push_back({p.type, p.mb, c});
-  }
-  return s;
-}
-
 Schedule forward_only(const Schedule& like, int m) {
-  Schedule s = blank("forward-only", like.pp, like.v, m, like.placement);
+  Schedule s = blank_schedule("forward-only", like.pp, like.v, m, like.placement);
   s.forward_only = true;
   for (int r = 0; r < like.pp; ++r)
     for (int c : s.chunks_of(r))
@@ -175,15 +89,76 @@ Schedule forward_only(const Schedule& like, int m) {
   return s;
 }
 
-std::vector<std::string_view> schedule_names() { return {"gpipe", "1f1b", "interleaved", "zb-h1", "zb-v"}; }
+// ---- the registry ------------------------------------------------------------------------------
 
-Schedule make_schedule(std::string_view name, int pp, int v, int m) {
-  if (name == "gpipe") return gpipe(pp, m);
-  if (name == "1f1b") return one_f_one_b(pp, m);
-  if (name == "interleaved") return interleaved_1f1b(pp, v, m);
-  if (name == "zb-h1") return zb_h1(pp, m);
-  if (name == "zb-v") return zb_v(pp, m);
-  TRIDENT_FAIL("unknown schedule '", name, "': use gpipe, 1f1b, interleaved, zb-h1, zb-v, or a schedule file");
+namespace {
+
+// Adapters from the registry's one signature to each generator's own.
+Schedule make_gpipe(int pp, int, int m, const ActionCosts&) { return gpipe(pp, m); }
+Schedule make_1f1b(int pp, int, int m, const ActionCosts&) { return one_f_one_b(pp, m); }
+Schedule make_interleaved(int pp, int v, int m, const ActionCosts&) { return interleaved_1f1b(pp, v, m); }
+Schedule make_looped_bfs(int pp, int v, int m, const ActionCosts&) { return looped_bfs(pp, v, m); }
+Schedule make_zb_h1(int pp, int, int m, const ActionCosts&) { return zb_h1(pp, m); }
+Schedule make_zb_h2(int pp, int, int m, const ActionCosts&) { return zb_h2(pp, m); }
+Schedule make_zb_1p(int pp, int, int m, const ActionCosts& c) { return zb_1p(pp, m, c); }
+Schedule make_zb_2p(int pp, int, int m, const ActionCosts& c) { return zb_2p(pp, m, c); }
+Schedule make_zb_v(int pp, int, int m, const ActionCosts&) { return zb_v(pp, m); }
+Schedule make_dual_pipe_v(int pp, int, int m, const ActionCosts&) { return dual_pipe_v(pp, m); }
+
+constexpr Placement kLoop = Placement::kLoop, kV = Placement::kVShape;
+
+}  // namespace
+
+std::string ScheduleKind::v_rule() const {
+  if (fixed_v == 1) return "v = 1 (layout.v does not apply)";
+  if (fixed_v > 0) return "v = " + std::to_string(fixed_v) + (placement == Placement::kVShape ? " (the V placement)" : "");
+  return "v >= " + std::to_string(min_v);
+}
+
+const std::vector<ScheduleKind>& schedule_kinds() {
+  static const std::vector<ScheduleKind> kinds = {
+      {"gpipe", "all forwards, then all backwards (GPipe)", kLoop, 1, 1, false, false, "any m >= 1", make_gpipe},
+      {"1f1b", "one forward one backward (PipeDream-Flush)", kLoop, 1, 1, false, false, "any m >= 1", make_1f1b},
+      {"interleaved", "Megatron's interleaved 1F1B, depth first", kLoop, 0, 2, false, false,
+       "m a multiple of pp", make_interleaved},
+      {"looped-bfs", "interleaved, breadth first (Looped BFS)", kLoop, 0, 1, false, false, "any m >= 1",
+       make_looped_bfs},
+      {"zb-h1", "zero bubble, handcrafted, 1F1B's memory", kLoop, 1, 1, true, false,
+       "any m >= 1 (its bubble (pp-1)(F+I-W) holds for m >= pp)", make_zb_h1},
+      {"zb-h2", "zero bubble, handcrafted, ~2x 1F1B's memory", kLoop, 1, 1, true, false,
+       "any m >= 1 (zero bubble from m >= 2pp-1)", make_zb_h2},
+      {"zb-1p", "automatic scheduler, memory cap pp (1F1B's)", kLoop, 1, 1, true, true,
+       "any m >= 1; built for the given costs", make_zb_1p},
+      {"zb-2p", "automatic scheduler, memory cap 2pp", kLoop, 1, 1, true, true, "any m >= 1; built for the given costs",
+       make_zb_2p},
+      {"zb-v", "zero bubble V (the paper's construction)", kV, 2, 2, true, false,
+       "any m >= 1 (zero bubble from m >= 2pp)", make_zb_v},
+      {"dualpipev", "DualPipeV: V with overlapped F&B pairs", kV, 2, 2, true, false, "m >= 2pp", make_dual_pipe_v},
+  };
+  return kinds;
+}
+
+const ScheduleKind* find_schedule_kind(std::string_view name) {
+  for (const ScheduleKind& k : schedule_kinds())
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+std::vector<std::string_view> schedule_names() {
+  std::vector<std::string_view> out;
+  for (const ScheduleKind& k : schedule_kinds()) out.push_back(k.name);
+  return out;
+}
+
+Schedule make_schedule(std::string_view name, int pp, int v, int m, const ActionCosts& costs) {
+  const ScheduleKind* kind = find_schedule_kind(name);
+  if (kind == nullptr) {
+    std::string list;
+    for (std::string_view n : schedule_names()) list += (list.empty() ? "" : ", ") + std::string(n);
+    TRIDENT_FAIL("unknown schedule '", name, "': use one of ", list, ", or a schedule file");
+  }
+  TRIDENT_CHECK(kind->accepts_v(v), "schedule ", name, " runs ", kind->v_rule(), ", got v=", v);
+  return kind->make(pp, kind->chunks_per_stage(v), m, costs);
 }
 
 }  // namespace trident

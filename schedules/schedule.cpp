@@ -88,6 +88,10 @@ Schedule Schedule::from_text(std::string_view text) {
         else if (key == "placement") s.placement = parse_placement(value);
         else TRIDENT_FAIL("schedule line ", line_no, ": unknown key '", key, "' (use pp, v, micro_batches, placement)");
       }
+      // Every stage has a line ("stageR: ACTION…", 6 characters at least), so the text bounds pp
+      // before anything is allocated for the stages.
+      TRIDENT_CHECK(static_cast<std::size_t>(s.pp) <= text.size() / 6, "schedule line ", line_no, ": pp=", s.pp,
+                    " declares more stages than the ", text.size(), " characters of the schedule can list");
       s.stages.assign(static_cast<std::size_t>(s.pp), {});
       header = true;
       continue;
@@ -107,7 +111,7 @@ Schedule Schedule::from_text(std::string_view text) {
       try {
         s.stages[static_cast<std::size_t>(r)].push_back(parse_action(tok));
       } catch (const Error& e) {
-        TRIDENT_FAIL("schedule line ", line_no, ": ", e.what());
+        TRIDENT_FAIL("schedule line ", line_no, ": ", message_of(e));
       }
     }
   }
@@ -123,7 +127,7 @@ Schedule Schedule::load(const std::string& path) {
   try {
     return from_text(buf.str());
   } catch (const Error& e) {
-    TRIDENT_FAIL(path, ": ", e.what());
+    TRIDENT_FAIL(path, ": ", message_of(e));
   }
 }
 

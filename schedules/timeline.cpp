@@ -17,7 +17,7 @@ std::vector<std::set<int>> chunks_by_stage(const std::vector<TimedAction>& timel
   for (const TimedAction& t : timeline) {
     TRIDENT_CHECK(t.stage >= 0 && t.stage < pp, "render_ascii: the timeline has an action on stage ", t.stage,
                   " but pp=", pp);
-    out[static_cast<std::size_t>(t.stage)].insert(t.action.chunk);
+    for (const Action& half : parts(t.action)) out[static_cast<std::size_t>(t.stage)].insert(half.chunk);
   }
   return out;
 }
@@ -41,8 +41,13 @@ std::string render_ascii(const Analysis& a, int pp, double unit) {
     // Communication takes no stage time; the wait before a receive shows as idle.
     if (!t.action.is_compute()) continue;
     const auto& own = chunks[static_cast<std::size_t>(t.stage)];
-    std::string label = std::string(action_type_name(t.action.type)) + std::to_string(t.action.mb);
-    if (multi_chunk) label += static_cast<char>('a' + std::distance(own.begin(), own.find(t.action.chunk)));
+    // An overlapped FB shows both halves: "F3+B0" ("F3a+B0b" with chunk letters).
+    std::string label;
+    for (const Action& half : parts(t.action)) {
+      if (!label.empty()) label += '+';
+      label += std::string(action_type_name(half.type)) + std::to_string(half.mb);
+      if (multi_chunk) label += static_cast<char>('a' + std::distance(own.begin(), own.find(half.chunk)));
+    }
     std::string& row = rows[static_cast<std::size_t>(t.stage)];
     const std::size_t from = cell(t.start, unit), to = std::min(cell(t.end, unit), width);
     // The label as far as the action's width allows, then '-' to show the action goes on.
@@ -74,6 +79,10 @@ std::vector<TraceEvent> to_trace_events(const std::vector<TimedAction>& timeline
     e.ts_us = t.start * time_unit_us;
     e.dur_us = (t.end - t.start) * time_unit_us;
     e.args = {{"mb", std::to_string(t.action.mb)}, {"chunk", std::to_string(t.action.chunk)}};
+    if (t.action.type == ActionType::kFB) {
+      e.args["b_mb"] = std::to_string(t.action.b_mb);
+      e.args["b_chunk"] = std::to_string(t.action.b_chunk);
+    }
     out.push_back(std::move(e));
   }
   return out;

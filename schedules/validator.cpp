@@ -32,13 +32,18 @@ struct Checker {
       const auto& l = s.stages[static_cast<std::size_t>(r)];
       for (int i = 0; i < static_cast<int>(l.size()); ++i) {
         const Action& a = l[static_cast<std::size_t>(i)];
-        if (a.mb < 0 || a.mb >= s.micro_batches)
-          fail(r, i, &a, "micro-batch " + std::to_string(a.mb) + " is outside [0, " + std::to_string(s.micro_batches) + ")");
-        else if (a.chunk < 0 || a.chunk >= s.num_chunks())
-          fail(r, i, &a, "chunk " + std::to_string(a.chunk) + " is outside [0, " + std::to_string(s.num_chunks()) + ")");
-        else if (s.stage_of(a.chunk) != r)
-          fail(r, i, &a, "chunk " + std::to_string(a.chunk) + " is held by stage " + std::to_string(s.stage_of(a.chunk)) +
-                             ", not this stage");
+        for (const Action& h : parts(a)) {
+          if (h.mb < 0 || h.mb >= s.micro_batches)
+            fail(r, i, &a, "micro-batch " + std::to_string(h.mb) + " is outside [0, " + std::to_string(s.micro_batches) + ")");
+          else if (h.chunk < 0 || h.chunk >= s.num_chunks())
+            fail(r, i, &a, "chunk " + std::to_string(h.chunk) + " is outside [0, " + std::to_string(s.num_chunks()) + ")");
+          else if (s.stage_of(h.chunk) != r)
+            fail(r, i, &a, "chunk " + std::to_string(h.chunk) + " is held by stage " + std::to_string(s.stage_of(h.chunk)) +
+                               ", not this stage");
+        }
+        // An overlapped pair's halves may run concurrently on a device: neither may feed the other.
+        if (a.type == ActionType::kFB && a.mb == a.b_mb)
+          fail(r, i, &a, "overlaps a forward and a backward of the same micro-batch; an FB pairs two different ones");
       }
     }
   }
@@ -49,19 +54,20 @@ struct Checker {
     for (int r = 0; r < s.pp; ++r) {
       const auto& l = s.stages[static_cast<std::size_t>(r)];
       for (int i = 0; i < static_cast<int>(l.size()); ++i) {
-        const Action& a = l[static_cast<std::size_t>(i)];
-        if (!a.is_compute()) continue;
-        auto& slot = seen[{a.mb, a.chunk}];
-        auto& [count, pos] = slot[a.type];
-        if (++count > 1) {
-          fail(r, i, &a, "is repeated (first at position " + std::to_string(pos) + ")");
-          continue;
+        if (!l[static_cast<std::size_t>(i)].is_compute()) continue;
+        for (const Action& a : parts(l[static_cast<std::size_t>(i)])) {
+          auto& slot = seen[{a.mb, a.chunk}];
+          auto& [count, pos] = slot[a.type];
+          if (++count > 1) {
+            fail(r, i, &a, "is repeated (first at position " + std::to_string(pos) + ")");
+            continue;
+          }
+          pos = i;
+          if ((a.type == ActionType::kB || a.type == ActionType::kI) && !slot.count(ActionType::kF))
+            fail(r, i, &a, "runs before its forward F" + std::to_string(a.mb) + "." + std::to_string(a.chunk));
+          if (a.type == ActionType::kW && !slot.count(ActionType::kI))
+            fail(r, i, &a, "runs before its input-gradient half I" + std::to_string(a.mb) + "." + std::to_string(a.chunk));
         }
-        pos = i;
-        if ((a.type == ActionType::kB || a.type == ActionType::kI) && !slot.count(ActionType::kF))
-          fail(r, i, &a, "runs before its forward F" + std::to_string(a.mb) + "." + std::to_string(a.chunk));
-        if (a.type == ActionType::kW && !slot.count(ActionType::kI))
-          fail(r, i, &a, "runs before its input-gradient half I" + std::to_string(a.mb) + "." + std::to_string(a.chunk));
       }
     }
     for (int mb = 0; mb < s.micro_batches; ++mb) {
@@ -120,8 +126,8 @@ struct Checker {
   void check_order(int r, const std::vector<Action>& l) {
     std::map<std::tuple<bool, int, int>, int> compute_pos;  // (is forward, mb, chunk) -> position
     for (int i = 0; i < static_cast<int>(l.size()); ++i) {
-      const Action& a = l[static_cast<std::size_t>(i)];
-      if (a.type == ActionType::kF || a.is_backward_input()) compute_pos[{a.type == ActionType::kF, a.mb, a.chunk}] = i;
+      for (const Action& a : parts(l[static_cast<std::size_t>(i)]))
+        if (a.type == ActionType::kF || a.is_backward_input()) compute_pos[{a.type == ActionType::kF, a.mb, a.chunk}] = i;
     }
     for (int i = 0; i < static_cast<int>(l.size()); ++i) {
       const Action& a = l[static_cast<std::size_t>(i)];

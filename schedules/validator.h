@@ -2,7 +2,8 @@
 //
 // Structural checks (on the compute actions): every (mb, chunk) of the step has exactly one F and
 // either one B or one I and one W; no B/I before its F; no W before its I; no action on a chunk the
-// stage does not hold; micro-batch and chunk indices in range. Communication checks (lowered
+// stage does not hold; micro-batch and chunk indices in range; an overlapped FB pairs two different
+// micro-batches (its halves count as an F and a B). Communication checks (lowered
 // schedules): every SEND has its RECV on the peer and vice versa, each exactly once, and each
 // sits next to the compute action it serves. Deadlock check: the stages are simulated in lock-step
 // under the executor's semantics (sends never block, a receive waits for its send, a compute

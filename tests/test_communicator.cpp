@@ -558,27 +558,16 @@ TEST(CommTimeout, TimedOutRecvIsCancelledWhenDropped) {
   world.barrier();
 }
 
-TEST(CommTimeout, CollectiveTimeoutNamesTheOperation) {
+// A collective cannot be cancelled: past the timeout the MPI watchdog ends the job, naming the
+// operation and the group. Disabled here: CTest runs it on its own (test_mpi_watchdog.np2) and
+// checks the message and the exit status.
+TEST(MpiWatchdog, DISABLED_CollectiveTimeoutEndsTheJob) {
   if (world_size() < 2) GTEST_SKIP() << "needs two ranks";
-  Communicator& world = test_world();
   std::unique_ptr<Communicator> group = short_timeout_group();
   Tensor x = filled<float>({1024}, [](std::int64_t) { return 1.0f; });
-  if (world_rank() == 0) {
-    std::string message;
-    try {
-      group->all_reduce(x, ReduceOp::kSum);
-    } catch (const CommTimeout& e) {
-      message = e.what();
-    }
-    EXPECT_TRUE(contains(message, "all_reduce of 1024 f32 on communicator 'timeout-test' (rank 0 of " +
-                                      std::to_string(world_size()) + ")"))
-        << message;
-  }
-  world.barrier();
-  // The others now join the all-reduce rank 0 gave up on; rank 0's abandoned request still takes
-  // part (MPI progresses it inside the next barrier), so everyone gets through.
-  if (world_rank() != 0) group->all_reduce(x, ReduceOp::kSum);
-  world.barrier();
+  if (world_rank() == 0) group->all_reduce(x, ReduceOp::kSum);  // the others never join
+  std::this_thread::sleep_for(std::chrono::seconds(60));      // ended long before this by rank 0's watchdog
+  ADD_FAILURE() << "the watchdog did not end the job";
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
-// Pipeline parallelism on real MPI ranks: every generator, p ∈ {1, 2, 4}, m ∈ {1, …, 8} where the
-// schedule allows it, v ∈ {1, 2} where it applies, with tp = 1 and tp = 2 inside each stage: the
-// loss and every parameter gradient (gathered over TP to full shape) equal the serial model's
-// (relative 1e-5, fp32). Also a hand-written schedule loaded from text.
+// Pipeline parallelism on real MPI ranks: the first generators for p ∈ {1, 2, 4}, m ∈ {1, …, 8}
+// where the schedule allows it, the newer ones for a few m each, v ∈ {1, 2} where it applies, with
+// tp = 1 and tp = 2 inside each stage: the loss and every parameter gradient (gathered over TP to
+// full shape) equal the serial model's (relative 1e-5, fp32). Also a hand-written schedule loaded
+// from text.
 //
 // The world is split into replicas of pp·tp ranks for the layouts that fit: np=1 runs p=1; np=2
 // runs p=2; np=4 runs p=4 and p=2×tp=2; np=8 runs p=4×tp=2.
@@ -130,6 +131,49 @@ TEST(PipelineParallel, EveryScheduleMatchesSerial) {
   }
   if (world.size() <= 8 && world.size() != 3) {
     EXPECT_GE(cases, 8 * 4);
+  }
+}
+
+// The newer schedules, a few micro-batch counts each (every one they support is covered by the
+// validator and analyzer tests; here the point is the numerics on real ranks): ZB-H2, ZB-1p, ZB-2p
+// and the automatic scheduler's V-placement search (I/W split), ZB-V, Looped BFS with v = 2, and
+// DualPipeV (overlapped FB actions).
+TEST(PipelineParallel, NewerSchedulesMatchSerial) {
+  const GptConfig c = pipeline_config();
+  Communicator& world = test_world();
+  int cases = 0;
+  for (const Layout l : layouts_for(world.size())) {
+    if (l.pp == 1) continue;
+    auto replica = world.split(world.rank() / (l.pp * l.tp), world.rank(), "replica");
+    PipelineCase pc(*replica, l);
+    const int p = l.pp;
+    AutoScheduleOptions v_search;
+    v_search.pp = p;
+    v_search.v = 2;
+    v_search.placement = Placement::kVShape;
+    v_search.micro_batches = 2 * p;
+    v_search.memory_cap = 2 * p;
+    v_search.costs.per_chunk.assign(static_cast<std::size_t>(2 * p), {1.0, 2.0, 1.0, 1.0});
+    v_search.costs.per_chunk.back() = {1.5, 3.0, 1.5, 1.5};  // the loss chunk is heavier
+    const std::vector<Schedule> schedules = {
+        zb_h2(p, 2 * p - 1), zb_h2(p, p + 1), zb_1p(p, 2 * p), zb_2p(p, 2 * p + 1), zb_v(p, p + 1),
+        looped_bfs(p, 2, p + 1), dual_pipe_v(p, 2 * p), dual_pipe_v(p, 2 * p + 1), auto_schedule(v_search).schedule};
+    for (const Schedule& s : schedules) {
+      const int m = s.micro_batches;
+      const Tensor ids = testing_util::random_tokens(m, c, 41 + m, "ids");
+      const Tensor targets = testing_util::random_tokens(m, c, 41 + m, "targets");
+      bool split = false;
+      for (const auto& list : s.stages)
+        for (const Action& a : list) split = split || a.type == ActionType::kI;
+      const bool sp = l.tp > 1 && split;
+      const std::string what = s.name + " pp=" + std::to_string(p) + " tp=" + std::to_string(l.tp) +
+                               " v=" + std::to_string(s.v) + " m=" + std::to_string(m) + (sp ? " sp" : "");
+      pc.run(s, c, {sp, Recompute::kNone}, serial_step(c, m, ids, targets), ids, targets, what);
+      ++cases;
+    }
+  }
+  if (world.size() == 2 || world.size() == 4 || world.size() == 8) {
+    EXPECT_GE(cases, 9);
   }
 }
 

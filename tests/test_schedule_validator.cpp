@@ -3,7 +3,10 @@
 // with a message naming the stage, the position and the action.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/error.h"
+#include "schedules/analyzer.h"
 #include "schedules/generators.h"
 #include "schedules/lowering.h"
 #include "schedules/validator.h"
@@ -22,7 +25,10 @@ std::vector<Schedule> all_generated() {
   std::vector<Schedule> out;
   for (int p : {1, 2, 3, 4, 8})
     for (int m = 1; m <= 12; ++m) {
-      for (auto s : {gpipe(p, m), one_f_one_b(p, m), zb_h1(p, m), zb_v(p, m)}) out.push_back(s);
+      for (auto s : {gpipe(p, m), one_f_one_b(p, m), zb_h1(p, m), zb_h2(p, m), zb_v(p, m), zb_1p(p, m), zb_2p(p, m)})
+        out.push_back(s);
+      if (m >= 2 * p) out.push_back(dual_pipe_v(p, m));
+      for (int v : {1, 2, 3}) out.push_back(looped_bfs(p, v, m));
       for (int v : {2, 3})
         if (m % p == 0) out.push_back(interleaved_1f1b(p, v, m));
     }
@@ -60,6 +66,53 @@ TEST(ScheduleValidator, LoweringPairsEverySendWithOneReceive) {
 }
 
 Schedule parse(const char* text) { return Schedule::from_text(text); }
+
+// An overlapped FB: read and written as "F<mb>.<chunk>+B<mb>.<chunk>"; its halves' receives go
+// before it and their sends after it; its halves count as the F and the B of their micro-batches.
+TEST(ScheduleValidator, OverlappedForwardBackwardPairs) {
+  const Action fb = parse_action("F3.1+B0.2");
+  EXPECT_EQ(fb, FB(3, 1, 0, 2));
+  EXPECT_EQ(fb.str(), "F3.1+B0.2");
+  EXPECT_THROW(parse_action("F3.1+I0.2"), Error);  // pairs a forward with a full backward only
+  EXPECT_THROW(parse_action("B0.2+F3.1"), Error);
+  EXPECT_THROW(parse_action("F3.1+"), Error);
+  // pp = 2, v = 2, V placement: stage 0 holds chunks 0 and 3, stage 1 chunks 1 and 2.
+  const Schedule s = parse("schedule x pp=2 v=2 micro_batches=2 placement=v\n"
+                           "stage0: F0.0 F1.0 F0.3 F1.3+B0.3 B1.3 B0.0 B1.0\n"
+                           "stage1: F0.1 F0.2 F1.1 F1.2 B0.2 B1.2 B0.1 B1.1\n");
+  ASSERT_EQ(first_issue(s), "");
+  const Schedule low = lower(s);
+  ASSERT_EQ(first_issue(low), "");
+  EXPECT_EQ(Schedule::from_text(low.to_text()).stages, low.stages);
+  // Stage 0's FB: F1.3 receives from chunk 2 first; B0.3 is the loss chunk's and sends its
+  // gradient to chunk 2 after.
+  const auto& l0 = low.stages[0];
+  const auto at = std::find(l0.begin(), l0.end(), FB(1, 3, 0, 3));
+  ASSERT_NE(at, l0.end());
+  EXPECT_EQ(*(at - 1), (Action{ActionType::kRecvF, 1, 3}));
+  EXPECT_EQ(*(at + 1), (Action{ActionType::kSendB, 0, 3}));
+  // The analyzer costs the pair as its two halves back to back and holds both activations.
+  const Analysis a = analyze(s, ActionCosts{});
+  double fb_time = 0;
+  for (const TimedAction& t : a.timeline)
+    if (t.action.type == ActionType::kFB) fb_time = t.end - t.start;
+  EXPECT_DOUBLE_EQ(fb_time, 1.0 + 2.0);
+
+  // Both halves' inputs must be there before the pair starts: pairing the forward that feeds the
+  // other stage's pair with a backward that waits for it deadlocks.
+  EXPECT_NE(first_issue(parse("schedule x pp=2 v=2 micro_batches=2 placement=v\n"
+                              "stage0: F0.0 F1.0 F0.3 F1.3+B0.3 B1.3 B0.0 B1.0\n"
+                              "stage1: F0.1 F0.2 F1.1 F1.2+B0.2 B0.1 B1.2 B1.1\n"))
+                .find("deadlocks"),
+            std::string::npos);
+  // The halves must be different micro-batches (a device may run them at once).
+  EXPECT_NE(first_issue(parse("schedule x pp=1 v=2 micro_batches=1\nstage0: F0.0 F0.1+B0.1 B0.0\n"))
+                .find("same micro-batch"),
+            std::string::npos);
+  // Each half counts: a B repeated inside an FB is a repeat.
+  EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=2\nstage0: F0.0 B0.0 F1.0+B0.0 B1.0\n")),
+            "stage 0 position 2: B0.0: is repeated (first at position 1)");
+}
 
 TEST(ScheduleValidator, RejectsMissingAndRepeatedActions) {
   EXPECT_EQ(first_issue(parse("schedule x pp=1 v=1 micro_batches=2\nstage0: F0.0 F1.0 B0.0\n")),

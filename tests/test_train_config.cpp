@@ -108,7 +108,7 @@ TEST(TrainConfig, RoundTripIsIdentity) {
                       "layout": {"dp": 1, "pp": 3, "tp": 3, "order": "pp-tp-dp", "schedule": "interleaved",
                                  "micro_batches": 6, "micro_batch_size": 2, "v": 2,
                                  "layers_per_chunk": [1, 1, 1, 1, 0, 2], "sequence_parallel": true,
-                                 "recompute": "selective", "zero1": true, "bucket_mb": 2.5,
+                                 "recompute": "selective", "zero": 2, "bucket_mb": 2.5,
                                  "overlap_grad_reduce": false},
                       "optimizer": {"lr": 3e-4, "min_lr": 0, "warmup_steps": 0, "beta1": 0.8, "beta2": 0.99,
                                     "eps": 1e-6, "weight_decay": 0, "grad_clip": 0},
@@ -121,6 +121,7 @@ TEST(TrainConfig, RoundTripIsIdentity) {
   EXPECT_TRUE(c.layout.sequence_parallel);
   EXPECT_FALSE(c.layout.overlap_grad_reduce);
   EXPECT_DOUBLE_EQ(c.layout.bucket_mb, 2.5);
+  EXPECT_EQ(c.layout.zero, 2);
   EXPECT_EQ(c.device, "cuda:1");
   const json once = to_json(c);
   const TrainConfig back = parse_train_config(once);
@@ -218,6 +219,9 @@ TEST(TrainConfigErrors, RenamedKeysNameTheirSuccessor) {
   EXPECT_MESSAGE(error_of(json::parse(R"({"layout": {"layers_per_stage": [2, 2]}})")),
                  "'layout.layers_per_stage' was renamed to 'layout.layers_per_chunk'");
   EXPECT_MESSAGE(set_error({"layout.layers_per_stage=[2,2]"}), "use layout.layers_per_chunk");
+  EXPECT_MESSAGE(error_of(json::parse(R"({"layout": {"zero1": true}})")), "'layout.zero1' was renamed to 'layout.zero'");
+  EXPECT_MESSAGE(set_error({"layout.zero1=true"}), "use layout.zero");
+  EXPECT_MESSAGE(set_error({"layout.zero=4"}), "layout.zero is 4: use a ZeRO stage");
 }
 
 TEST(TrainConfigErrors, WrongTypes) {

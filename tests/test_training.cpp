@@ -39,7 +39,7 @@ TEST(Training, ZeroOneAndBucketingEqualPlainDataParallel) {
   one.layout.overlap_grad_reduce = false;  // reduced once, at the end
   expect_close_trajectory(losses(one, 8), plain, "one unbucketed reduction at the end");
   TrainConfig z = c;
-  z.layout.zero1 = true;
+  z.layout.zero = 1;
   expect_close_trajectory(losses(z, 8), plain, "ZeRO-1");
   const std::vector<double> one_rank = serial(c, 8);
   expect_close_trajectory(plain, one_rank, "dp2 against the serial run");
@@ -49,7 +49,7 @@ TEST(Training, ResumeIsBitIdentical) {
   const int world = test_world().size();
   const int dp = world >= 4 ? 2 : 1, pp = world >= 2 ? 2 : 1;
   TrainConfig c = base_config(dp, pp, 1, 2, 2);
-  c.layout.zero1 = dp > 1;
+  c.layout.zero = dp > 1 ? 1 : 0;
   const std::string dir = (fs::path(data_dir()) / "resume_ckpt").string();
   const std::vector<double> whole = losses(c, 10);
   std::vector<double> first = losses(c, 5, dir);
@@ -89,7 +89,7 @@ TEST(Training, CorruptCheckpointIsAClearError) {
   test_world().barrier();
   auto group = job_group(1);
   if (group) {
-    Trainer t(c, *group, c.data.train, c.data.val);
+    Trainer t(resolve_plan(c), *group);
     try {
       t.load_checkpoint(dir);
       ADD_FAILURE() << "a corrupted checkpoint must be refused";

@@ -123,7 +123,7 @@ inline std::vector<double> serial(const TrainConfig& c, int steps, const std::st
   s.layout.micro_batches = c.layout.micro_batches * c.layout.dp;
   s.layout.dp = s.layout.pp = s.layout.tp = 1;
   s.layout.schedule = "1f1b";
-  s.layout.zero1 = false;
+  s.layout.zero = 0;
   s.layout.sequence_parallel = false;
   std::vector<double> l = losses(s, steps, save);
   // Computed on world rank 0; every rank compares against it.

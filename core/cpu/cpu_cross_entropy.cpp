@@ -96,7 +96,8 @@ void CpuOps::cross_entropy_losses(const Tensor& row_max, const Tensor& sum_exp, 
 }
 
 // dlogits[n, j] = dloss · (exp(logit − row_max) / sum_exp − onehot) on real columns, 0 on padding.
-// One pass per row: each exponential is computed once and scaled straight into dlogits.
+// One pass per row: each exponential is computed once and scaled straight into dlogits, which may
+// be logits itself (each element is read before it is written).
 void CpuOps::cross_entropy_backward(const Tensor& logits, const Tensor& targets, const VocabShard& shard,
                                     const Tensor& row_max, const Tensor& sum_exp, float dloss,
                                     const Tensor& dlogits) const {
@@ -120,6 +121,35 @@ void CpuOps::cross_entropy_backward(const Tensor& logits, const Tensor& targets,
       const std::int64_t local = tg[r] - shard.begin;
       if (local >= 0 && local < shard.valid) grow[local] -= dloss;
       std::fill(grow + shard.valid, grow + d.vl, 0.0f);
+    }
+  });
+}
+
+// tp = 1: per row, while the row is in L1/L2 — max, exponentials written in place with their sum,
+// the loss from the target's logit (read first), then the exponentials scaled into the gradient.
+// The same arithmetic as row_max + sums + losses + backward, so the two paths agree bit for bit.
+void CpuOps::cross_entropy_fused(const Tensor& logits, const Tensor& targets, const VocabShard& shard, float dloss,
+                                 const Tensor& losses) const {
+  const char* op = "cross_entropy_fused";
+  const CeDims d = check_logits(op, logits, shard);
+  TRIDENT_CHECK(shard.begin == 0 && shard.valid == shard.vocab, op, ": the shard [", shard.begin, ", ",
+                shard.begin + shard.valid, ") is not the whole vocabulary of ", shard.vocab,
+                "; a vocab-parallel (tp > 1) loss needs row_max / sums / losses / backward with the reductions between");
+  check_rows(op, "losses", losses, d.n);
+  const std::int32_t* tg = check_targets(op, targets, d.n, shard.vocab);
+  float* x = logits.data<float>();
+  float* l = losses.data<float>();
+  cpu::parallel_for(d.n, cpu::row_grain(d.vl), [=](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t r = lo; r < hi; ++r) {
+      float* row = x + r * d.vl;
+      const float m = cpu::lane_max(row, shard.valid);
+      const float target = row[tg[r]];
+      const float s = cpu::exp_sum<true>(row, m, shard.valid, row);
+      l[r] = std::log(s) + m - target;
+      const float k = dloss / s;
+      for (std::int64_t j = 0; j < shard.valid; ++j) row[j] = k * row[j];
+      row[tg[r]] -= dloss;
+      std::fill(row + shard.valid, row + d.vl, 0.0f);
     }
   });
 }

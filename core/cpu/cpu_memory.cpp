@@ -21,6 +21,7 @@ void CpuOps::fill(const Tensor& x, float value) const {
     case DType::kF32: std::fill_n(x.data<float>(), n, value); break;
     case DType::kBF16: std::fill_n(x.data<bf16>(), n, to_bf16(value)); break;
     case DType::kI32: std::fill_n(x.data<std::int32_t>(), n, static_cast<std::int32_t>(value)); break;
+    case DType::kF64: std::fill_n(x.data<double>(), n, static_cast<double>(value)); break;
   }
 }
 

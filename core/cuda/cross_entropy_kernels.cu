@@ -88,10 +88,12 @@ __global__ void cross_entropy_losses_kernel(const float* __restrict__ row_max, c
 // N = kVec, vl % N == 0, so packs tile the whole row; padding is never read.
 template <int N, typename T>
 __global__ void __launch_bounds__(kThreads)
-    cross_entropy_backward_kernel(const T* __restrict__ logits, const std::int32_t* __restrict__ targets, int vl,
+    cross_entropy_backward_kernel(const T* logits, const std::int32_t* __restrict__ targets, int vl,
                                   std::int64_t begin, int valid, std::int64_t vocab,
                                   const float* __restrict__ row_max, const float* __restrict__ sum_exp, float dloss,
-                                  T* __restrict__ dlogits, unsigned long long* bad_target) {
+                                  T* dlogits, unsigned long long* bad_target) {
+  // logits and dlogits may be the same buffer (the gradient in place): no __restrict__ on them, and
+  // each thread reads its elements before writing them.
   const std::int64_t row = blockIdx.x;
   const T* xr = logits + row * vl;
   T* gr = dlogits + row * vl;

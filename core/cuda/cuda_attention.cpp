@@ -14,6 +14,7 @@
 #include "core/cuda/cudnn_sdpa.h"
 #include "core/cuda/cuda_ops.h"
 #include "core/error.h"
+#include "core/fused_attention.h"
 
 namespace trident {
 
@@ -177,7 +178,7 @@ void backward_f32(CudaContext& ctx, const AttnDims& d, const float* dout, const 
 }  // namespace
 
 Shape CudaOps::attention_saved_shape(std::int64_t batch, std::int64_t heads, std::int64_t seq) const {
-  return Shape{batch, heads, seq, 1};
+  return fused_attention_saved_shape(batch, heads, seq);
 }
 
 void CudaOps::attention_forward(const Tensor& qkv, std::int64_t heads, const Tensor& out, const Tensor& saved) const {

@@ -54,6 +54,9 @@ void CudaOps::fill(const Tensor& x, float value) const {
     case DType::kBF16:
       launch_fill_16bit(static_cast<std::uint16_t*>(x.raw()), to_bf16(value).bits, n, stream());
       break;
+    case DType::kF64:
+      TRIDENT_FAIL("fill: f64 tensors live on the host (metrics and byte counts); ", x.shape().str(),
+                   " f64 on ", device().str(), " is not supported");
   }
 }
 

@@ -48,6 +48,7 @@ class CudaOps final : public Ops {
   void bias_backward(const Tensor& dout, const Tensor& dbias) const override;
   void gelu_forward(const Tensor& x, const Tensor& out) const override;
   void gelu_backward(const Tensor& dout, const Tensor& x, const Tensor& dx) const override;
+  void bias_gelu_forward(const Tensor& x, const Tensor& bias, const Tensor& out) const override;
 
   void layernorm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, const Tensor& out,
                          const Tensor& mean, const Tensor& rstd) const override;
@@ -55,12 +56,19 @@ class CudaOps final : public Ops {
                                 const Tensor& rstd, const Tensor& dx) const override;
   void layernorm_backward_weight(const Tensor& dout, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                                  const Tensor& dweight, const Tensor& dbias) const override;
+  void add_layernorm_forward(const Tensor& a, const Tensor& b, const Tensor& sum, const Tensor& weight,
+                             const Tensor& bias, float eps, const Tensor& out, const Tensor& mean,
+                             const Tensor& rstd) const override;
+  void layernorm_backward_input_add(const Tensor& dout, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                                    const Tensor& rstd, const Tensor& dresidual, const Tensor& dx) const override;
 
   Shape attention_saved_shape(std::int64_t batch, std::int64_t heads, std::int64_t seq) const override;
   void attention_forward(const Tensor& qkv, std::int64_t heads, const Tensor& out,
                          const Tensor& saved) const override;
   void attention_backward(const Tensor& dout, const Tensor& qkv, const Tensor& out, const Tensor& saved,
                           std::int64_t heads, const Tensor& dqkv) const override;
+  void attention_cached(const Tensor& qkv, std::int64_t heads, std::int64_t past, const Tensor& k_cache,
+                        const Tensor& v_cache, const Tensor& out) const override;  // cuda_attention_cached.cpp
 
   void embedding_forward(const Tensor& ids, const Tensor& table, std::int64_t row_begin,
                          const Tensor& out) const override;
@@ -75,6 +83,8 @@ class CudaOps final : public Ops {
   void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const VocabShard& shard,
                               const Tensor& row_max, const Tensor& sum_exp, float dloss,
                               const Tensor& dlogits) const override;
+  void cross_entropy_fused(const Tensor& logits, const Tensor& targets, const VocabShard& shard, float dloss,
+                           const Tensor& losses) const override;
 
   void adamw_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                     const AdamWParams& p) const override;

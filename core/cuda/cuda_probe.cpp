@@ -37,6 +37,7 @@ const CudaProbe& cuda_probe() {
       if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
       p.devices.push_back(std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) +
                           ", " + std::to_string(prop.totalGlobalMem >> 30) + " GiB)");
+      p.memory_bytes.push_back(static_cast<long long>(prop.totalGlobalMem));
     }
     p.available = true;
     return p;

@@ -11,10 +11,19 @@ Command make_mesh_command();
 Command make_data_command();
 Command make_schedule_command();
 Command make_train_command();
+Command make_export_command();
+Command make_generate_command();
+Command make_sweep_command();
+Command make_plot_command();
+Command make_simulate_command();
+Command make_calibrate_command();
+Command make_search_command();
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {make_train_command(), make_mesh_command(), make_data_command(), make_schedule_command(),
-                                           make_info_command()};
+                                           make_info_command(), make_export_command(), make_generate_command(),
+                                           make_sweep_command(), make_plot_command(), make_simulate_command(),
+                                           make_calibrate_command(), make_search_command()};
   return all;
 }
 

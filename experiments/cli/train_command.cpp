@@ -1,7 +1,9 @@
 // `trident train --config FILE.json [--set key.path=value …]`: one 3D-parallel experiment.
 //
-// Everything is validated before any rank starts work (the config, the data files, a checkpoint to
-// resume from). Rank 0 prints a progress line per step; every step appends a record to
+// Everything is validated before any rank writes anything (the config, the plan and its memory, the
+// data files, a checkpoint to resume from: experiments/train/run_inputs.h), and the ranks agree on
+// the plan and those files before they communicate. Rank 0 prints a progress line per step; every
+// step appends a record to
 // <out_dir>/metrics.jsonl; the resolved config goes to <out_dir>/config.json; at the end a summary
 // table, <out_dir>/summary.json and one merged Chrome trace of the last step (<out_dir>/trace.json,
 // pid = world rank; tids: compute, pp comm, dp comm) that opens in Perfetto.
@@ -12,12 +14,12 @@
 #include <optional>
 #include <sstream>
 
-#include "experiments/train/checkpoint_files.h"
+#include "core/atomic_file.h"
 #include "experiments/cli/cli.h"
-#include "experiments/data/default_corpus.h"
-#include "experiments/data/token_file.h"
+#include "experiments/data/tokenizer.h"
 #include "experiments/plan/plan.h"
 #include "experiments/train/metrics.h"
+#include "experiments/train/run_inputs.h"
 #include "experiments/train/run_summary.h"
 #include "experiments/train/trainer.h"
 #include "schedules/timeline.h"
@@ -100,30 +102,67 @@ void write_run_outputs(const Trainer& trainer, const std::vector<TraceEvent>& ev
   std::fflush(stdout);
 }
 
+// A resumed run continues metrics.jsonl from its checkpoint: records of steps after it (written
+// before the interruption) are dropped, so every step appears once.
+void keep_metrics_up_to(const std::string& path, std::int64_t step) {
+  if (!fs::exists(path)) return;
+  std::string kept;
+  bool dropped = false;
+  for (const nlohmann::json& r : read_metrics(path)) {
+    if (r.is_object() && r.contains("step") && r["step"].is_number() && r["step"].get<double>() > static_cast<double>(step))
+      dropped = true;
+    else
+      kept += r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  }
+  if (dropped) write_file_atomically(path, {{kept.data(), kept.size()}}, "metrics.jsonl");
+}
+
+// The error when `max_consecutive_skips` steps in a row were skipped as non-finite.
+std::string skip_message(const TrainPlan& plan, std::int64_t last_step) {
+  return "steps " + std::to_string(last_step - plan.max_consecutive_skips + 1) + " to " + std::to_string(last_step) +
+         " were all skipped: the loss or the gradient norm was not finite (max_consecutive_skips = " +
+         std::to_string(plan.max_consecutive_skips) + "). Lower optimizer.lr, set optimizer.grad_clip, check the " +
+         "data, or resume from an earlier checkpoint; raise max_consecutive_skips to tolerate longer runs of them";
+}
+
 int run_training(const TrainPlan& plan, Communicator& world) {
   if (world.rank() == 0) {
     fs::create_directories(plan.out_dir);
     write_json_atomic((fs::path(plan.out_dir) / "config.json").string(), to_json(plan));
+    // The data's tokenizer, for `trident generate` and `trident export` of this run's checkpoints.
+    if (const auto record = read_tokenizer_record(tokenizer_record_path(plan.data.train)))
+      write_json_atomic((fs::path(plan.out_dir) / "tokenizer.json").string(), *record);
   }
   world.barrier();
   Trainer trainer(plan, world);
+  const std::string metrics_path = (fs::path(plan.out_dir) / "metrics.jsonl").string();
   if (!plan.resume.empty()) {
     trainer.load_checkpoint(plan.resume);
+    if (world.rank() == 0) keep_metrics_up_to(metrics_path, trainer.step());
     print0(world, "resumed from " + plan.resume + " at step " + std::to_string(trainer.step()) + "\n");
+  } else if (!plan.init_from.empty()) {
+    trainer.load_weights(plan.init_from);
+    print0(world, "initialised from " + plan.init_from + " (weights only: fresh optimizer state, step 0)\n");
   }
-  const std::string metrics_path = (fs::path(plan.out_dir) / "metrics.jsonl").string();
   std::optional<MetricsWriter> metrics;
   if (world.rank() == 0) metrics.emplace(metrics_path, !plan.resume.empty());
   const std::string schedule = plan.schedule_file.empty() ? plan.schedule.name : plan.schedule_file;
   print0(world, "trident train: " + std::to_string(world.size()) + " ranks, " + plan.mesh.str() + ", schedule " +
                     schedule + ", " + std::to_string(plan.steps) + " steps\n");
+  int skipped_in_a_row = 0;
   while (trainer.step() < plan.steps) {
     StepRecord rec = trainer.train_step();
     const std::int64_t s = trainer.step();
+    skipped_in_a_row = rec.skipped ? skipped_in_a_row + 1 : 0;
     if (plan.eval_interval > 0 && (s % plan.eval_interval == 0 || s == plan.steps)) rec.val_loss = trainer.evaluate();
     if (world.rank() == 0) {
       metrics->write(to_json(rec));
-      if (s % plan.log_interval == 0 || s == plan.steps) print0(world, progress_line(rec, plan.steps));
+      if (s % plan.log_interval == 0 || s == plan.steps || rec.skipped) print0(world, progress_line(rec, plan.steps));
+    }
+    // Every rank has the same record, so every rank stops here alike: no abort needed.
+    if (skipped_in_a_row >= plan.max_consecutive_skips) {
+      if (world.rank() == 0) std::fprintf(stderr, "trident: error: %s\n", skip_message(plan, s).c_str());
+      return kExitFailed;
     }
     if (plan.checkpoint_interval > 0 && (s % plan.checkpoint_interval == 0 || s == plan.steps)) {
       const std::string dir = (fs::path(plan.out_dir) / "checkpoints" / ("step_" + std::to_string(s))).string();
@@ -153,16 +192,19 @@ Command make_train_command() {
                                                   : parse_train_config(nlohmann::json::object(), sets);
     TrainPlan plan = resolve_plan(config);
     plan.mesh.check_world_size(world_size);
-    // Data: the given files, or the default corpus (made once, atomically; every rank reaches the
-    // same files). Opening them here reports a bad file as an input error on every rank.
-    if (plan.data.train.empty() || plan.data.val.empty()) {
-      const DefaultCorpus corpus = ensure_default_corpus((fs::path(plan.out_dir).parent_path() / "data").string());
-      if (plan.data.train.empty()) plan.data.train = corpus.train_path;
-      if (plan.data.val.empty()) plan.data.val = corpus.val_path;
-    }
-    for (const std::string& p : {plan.data.train, plan.data.val}) (void)TokenFile(p);
-    if (!plan.resume.empty()) (void)verify_checkpoint(plan.resume);
-    return [plan](Communicator& world) { return run_training(plan, world); };
+    // resume=auto, the out_dir, the device, memory, the checkpoint, the data: nothing is written
+    // before all of it passed (run_inputs.h).
+    const RunInputs inputs = check_run_inputs(plan, world_size);
+    Command::Job job = [plan, done = inputs.already_complete](Communicator& world) {
+      if (!done) return run_training(plan, world);
+      print0(world, "nothing to do: " + plan.resume + " is at the last step (steps = " + std::to_string(plan.steps) +
+                        "); raise steps to train further\n");
+      return kExitOk;
+    };
+    // What the ranks compare before they communicate: the plan and what was read for it.
+    job.agreement = to_json(plan);
+    job.agreement["inputs"] = inputs.digest;
+    return job;
   };
   return c;
 }

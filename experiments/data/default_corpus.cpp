@@ -65,6 +65,8 @@ DefaultCorpus ensure_default_corpus(const std::string& dir, const std::string& f
   if (train && val) {
     corpus.train_tokens = train->size();
     corpus.val_tokens = val->size();
+    for (const std::string& path : {corpus.train_path, corpus.val_path})  // corpora made before records existed
+      if (!read_tokenizer_record(tokenizer_record_path(path))) write_tokenizer_record(tokenizer_record_path(path), byte_tokenizer());
     return corpus;
   }
 

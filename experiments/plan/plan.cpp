@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <utility>
 
 #include "core/error.h"
@@ -57,6 +58,8 @@ void check_sizes(const TrainConfig& c) {
   TRIDENT_CHECK(l.v >= 1, "layout.v is ", l.v, ": use at least 1 chunk per rank");
   TRIDENT_CHECK(std::isfinite(l.bucket_mb) && l.bucket_mb > 0, "layout.bucket_mb is ", l.bucket_mb,
                 ": use a positive gradient bucket size in MiB (e.g. 4)");
+  TRIDENT_CHECK(l.zero >= 0 && l.zero <= 3, "layout.zero is ", l.zero, ": use a ZeRO stage, 0 (plain data ",
+                "parallelism), 1 (shard optimizer state), 2 (+ gradients) or 3 (+ parameters)");
   TRIDENT_CHECK(c.steps >= 1, "steps is ", c.steps, ": use at least 1");
   TRIDENT_CHECK(c.eval_interval >= 0, "eval_interval is ", c.eval_interval, ": use 0 (never) or a step count");
   TRIDENT_CHECK(c.eval_batches >= 1, "eval_batches is ", c.eval_batches, ": use at least 1 micro-batch per evaluation");
@@ -85,6 +88,8 @@ void check_magnitudes(const TrainConfig& c) {
                 "check model.layers, model.hidden and model.vocab");
   TRIDENT_CHECK(m.layers <= (1 << 20), "model.layers is ", m.layers, ": more than 1048576 transformer blocks; ",
                 "check the value (published models have at most a few hundred)");
+  TRIDENT_CHECK(m.seq_len < std::numeric_limits<std::int32_t>::max(), "model.seq_len is ", m.seq_len,
+                ": a sample is seq_len+1 tokens of a token file, which holds fewer than 2^31; use a shorter sequence");
   const F tokens = static_cast<F>(l.micro_batch_size) * static_cast<F>(m.seq_len);
   const F widest = std::max(4 * h, static_cast<F>(m.vocab));  // the MLP's 4h or the logits' V per token
   TRIDENT_CHECK(tokens * widest < F(1ull << 50), "layout.micro_batch_size ", l.micro_batch_size, " x model.seq_len ",
@@ -129,23 +134,16 @@ Pipeline resolve_schedule(const LayoutConfig& l) {
     const std::string how = "pp " + std::to_string(s.pp) + " × v " + std::to_string(s.v) + " of layout.schedule_file";
     return {std::move(s), how};
   }
-  const auto names = schedule_names();
-  if (std::find(names.begin(), names.end(), l.schedule) == names.end()) {
+  const ScheduleKind* kind = find_schedule_kind(l.schedule);
+  if (kind == nullptr) {
     std::string list;
-    for (std::string_view n : names) list += (list.empty() ? "" : ", ") + std::string(n);
+    for (std::string_view n : schedule_names()) list += (list.empty() ? "" : ", ") + std::string(n);
     TRIDENT_FAIL("layout.schedule '", l.schedule, "' is not a schedule: use one of ", list,
                  ", or set layout.schedule_file to a schedule in text form");
   }
-  int v = 1;
-  if (l.schedule == "interleaved") {
-    TRIDENT_CHECK(l.v >= 2, "layout.v is ", l.v, " but interleaved needs at least 2 chunks per rank: set layout.v ",
-                  "to 2 or more, or use layout.schedule 1f1b for one chunk per rank");
-    v = l.v;
-  } else if (l.schedule == "zb-v") {
-    TRIDENT_CHECK(l.v == 2, "layout.v is ", l.v, " but zb-v always runs 2 chunks per rank (its V placement): set ",
-                  "layout.v to 2, or use interleaved for other chunk counts");
-    v = 2;
-  }
+  TRIDENT_CHECK(kind->accepts_v(l.v), "layout.v is ", l.v, " but ", l.schedule, " runs ", kind->v_rule(),
+                ": set layout.v accordingly, or pick a schedule whose chunk rule fits");
+  const int v = kind->chunks_per_stage(l.v);
   // The generators own the micro-batch rules; building the schedule is the check.
   Schedule s;
   prefixed("layout.micro_batches", [&] { s = make_schedule(l.schedule, l.pp, v, l.micro_batches); });
@@ -239,7 +237,7 @@ TrainPlan resolve_plan(const TrainConfig& c) {
 
   plan.dp.bucket_bytes = static_cast<std::size_t>(l.bucket_mb * 1024 * 1024);
   plan.dp.overlap = l.overlap_grad_reduce;
-  plan.dp.zero1 = l.zero1;
+  plan.dp.zero = l.zero;
   const OptimizerConfig& o = c.optimizer;
   plan.adamw = AdamWConfig{static_cast<float>(o.beta1), static_cast<float>(o.beta2), static_cast<float>(o.eps),
                            static_cast<float>(o.weight_decay), o.grad_clip};
@@ -252,6 +250,7 @@ TrainPlan resolve_plan(const TrainConfig& c) {
   plan.log_interval = c.log_interval;
   plan.max_consecutive_skips = c.max_consecutive_skips;
   plan.resume = c.resume;
+  plan.init_from = c.init_from;
   plan.out_dir = c.out_dir;
   plan.peak_flops = c.peak_flops;
   return plan;
@@ -273,7 +272,7 @@ TrainConfig config_of(const TrainPlan& p) {
   l.layers_per_chunk = p.layers_per_chunk;
   l.sequence_parallel = p.tp.sequence_parallel;
   l.recompute = std::string(recompute_name(p.tp.recompute));
-  l.zero1 = p.dp.zero1;
+  l.zero = p.dp.zero;
   l.bucket_mb = static_cast<double>(p.dp.bucket_bytes) / (1024.0 * 1024.0);
   l.overlap_grad_reduce = p.dp.overlap;
   OptimizerConfig& o = c.optimizer;
@@ -291,6 +290,7 @@ TrainConfig config_of(const TrainPlan& p) {
   c.eval_batches = p.eval_batches;
   c.checkpoint_interval = p.checkpoint_interval;
   c.resume = p.resume;
+  c.init_from = p.init_from;
   c.out_dir = p.out_dir;
   c.device = p.device.str();
   c.precision = std::string(dtype_name(p.compute_dtype));
@@ -303,12 +303,17 @@ TrainConfig config_of(const TrainPlan& p) {
 
 nlohmann::json to_json(const TrainPlan& plan) { return to_json(config_of(plan)); }
 
-std::string plan_hash(const TrainPlan& plan) {
-  std::uint64_t h = 14695981039346656037ull;  // FNV-1a 64
-  for (const unsigned char ch : to_json(plan).dump()) {
+std::uint64_t fnv1a64(std::string_view text) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (const unsigned char ch : text) {
     h ^= ch;
     h *= 1099511628211ull;
   }
+  return h;
+}
+
+std::string plan_hash(const TrainPlan& plan) {
+  const std::uint64_t h = fnv1a64(to_json(plan).dump());
   char out[17];
   std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
   return out;

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -68,7 +69,7 @@ struct TrainPlan {
   CommBackend comm = CommBackend::kAuto;
   int steps = 1, eval_interval = 0, eval_batches = 1, checkpoint_interval = 0, log_interval = 1;
   int max_consecutive_skips = 5;            // non-finite steps in a row before the run stops
-  std::string resume, out_dir;
+  std::string resume, init_from, out_dir;
   double peak_flops = 0.0;                  // per rank; 0: measure
 
   int world_size() const { return mesh.world_size(); }
@@ -90,6 +91,7 @@ TrainConfig config_of(const TrainPlan& plan);
 nlohmann::json to_json(const TrainPlan& plan);
 // 16 hex digits (FNV-1a, 64 bit) of to_json(plan)'s compact text.
 std::string plan_hash(const TrainPlan& plan);
+std::uint64_t fnv1a64(std::string_view text);
 
 // Blocks per chunk for `chunks` chunks of a `layers`-block model: `explicit_counts` if given (must
 // have `chunks` entries >= 0 summing to `layers`), else evenly, the first layers mod chunks chunks

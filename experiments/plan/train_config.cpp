@@ -59,14 +59,14 @@ const std::vector<Section>& sections() {
       {"layout",
        {IN(layout, dp), IN(layout, pp), IN(layout, tp), IN(layout, order), IN(layout, schedule),
         IN(layout, schedule_file), IN(layout, micro_batches), IN(layout, micro_batch_size), IN(layout, v),
-        IN(layout, layers_per_chunk), IN(layout, sequence_parallel), IN(layout, recompute), IN(layout, zero1),
+        IN(layout, layers_per_chunk), IN(layout, sequence_parallel), IN(layout, recompute), IN(layout, zero),
         IN(layout, bucket_mb), IN(layout, overlap_grad_reduce)}},
       {"optimizer",
        {IN(optimizer, lr), IN(optimizer, min_lr), IN(optimizer, warmup_steps), IN(optimizer, beta1),
         IN(optimizer, beta2), IN(optimizer, eps), IN(optimizer, weight_decay), IN(optimizer, grad_clip)}},
       {"data", {IN(data, train), IN(data, val), IN(data, seed)}},
       {"",
-       {TOP(steps), TOP(eval_interval), TOP(eval_batches), TOP(checkpoint_interval), TOP(resume), TOP(out_dir),
+       {TOP(steps), TOP(eval_interval), TOP(eval_batches), TOP(checkpoint_interval), TOP(resume), TOP(init_from), TOP(out_dir),
         TOP(device), TOP(precision), TOP(comm), TOP(peak_flops), TOP(log_interval), TOP(max_consecutive_skips)}},
   };
   return all;
@@ -137,6 +137,7 @@ struct RenamedKey {
 constexpr RenamedKey kRenamedKeys[] = {
     {"layout.layers_per_stage", "layout.layers_per_chunk",
      "it lists transformer blocks per chunk (a stage holds v chunks)"},
+    {"layout.zero1", "layout.zero", "ZeRO is one setting with stages 0-3: zero1 = true is zero = 1"},
 };
 
 [[noreturn]] void unknown_key(const std::string& prefix, const std::string& key) {
@@ -353,9 +354,18 @@ void check_files(const TrainConfig& c) {
                   "leave ", field, " empty to use the default corpus");
     TRIDENT_CHECK(fs::is_regular_file(path), field, " '", path, "' is not a file: give an llm.c token file (.bin)");
   }
-  if (!c.resume.empty()) {
+  if (!c.resume.empty() && c.resume != "auto") {
     TRIDENT_CHECK(fs::is_directory(c.resume), "resume '", c.resume, "' is not an existing directory: give a ",
-                  "checkpoint directory written by an earlier run, or leave resume empty to start from scratch");
+                  "checkpoint directory written by an earlier run, auto (the newest one in out_dir), or leave ",
+                  "resume empty to start from scratch");
+  }
+  if (!c.init_from.empty()) {
+    TRIDENT_CHECK(fs::is_directory(c.init_from), "init_from '", c.init_from, "' is not an existing directory: give a ",
+                  "Hugging Face GPT-2 folder (config.json + model.safetensors, e.g. from `trident export`) or a ",
+                  "checkpoint");
+    TRIDENT_CHECK(c.resume.empty() || c.resume == "auto", "init_from and resume are both set: resume continues a run ",
+                  "(weights, optimizer state, step), init_from starts one from weights; keep one (resume=auto ",
+                  "with init_from resumes the run's own checkpoint once it has one)");
   }
 }
 

@@ -27,7 +27,7 @@ struct LayoutConfig {
   std::vector<std::int64_t> layers_per_chunk;  // optional: blocks per chunk (pp·v entries)
   bool sequence_parallel = false;
   std::string recompute = "none";         // none | selective | full
-  bool zero1 = false;                     // shard optimizer state over DP (reduce-scatter + all-gather)
+  int zero = 0;                           // ZeRO stage: 0 plain DP; 1 shards optimizer state, 2 + gradients, 3 + parameters
   double bucket_mb = 4.0;                 // data-parallel gradient bucket size
   bool overlap_grad_reduce = true;        // launch each bucket as soon as its gradients are final
 };
@@ -58,7 +58,11 @@ struct TrainConfig {
   int eval_interval = 20;           // validation loss every N steps (and at the end); 0: never
   int eval_batches = 4;             // micro-batches per evaluation
   int checkpoint_interval = 0;      // save every N steps (and at the end when > 0); 0: never
-  std::string resume;               // checkpoint directory to start from
+  std::string resume;               // checkpoint directory to start from, or "auto": the newest complete
+                                    // one in <out_dir>/checkpoints (none yet: start from scratch)
+  std::string init_from;            // start from these weights (a Hugging Face GPT-2 folder, e.g. from
+                                    // `trident export`, or a checkpoint), with fresh optimizer state at
+                                    // step 0; a checkpoint found by resume=auto takes precedence
   std::string out_dir = "runs/default";
   std::string device = "cpu";       // "cpu", or "cuda" (each rank its local rank's GPU) / "cuda:N"
   std::string precision = "auto";  // auto (bf16 on cuda, f32 on cpu) | f32 | bf16 (compute; masters stay f32)

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/safetensors.h"
+#include "layers/gpt_config.h"
 
 namespace trident {
 
@@ -27,8 +28,32 @@ constexpr const char* kCheckpointFormat = "trident-checkpoint-1";
 // CRC-32 (IEEE) of a whole file.
 std::uint32_t file_crc32(const std::string& path);
 
-// Reads <dir>/trainer.json and verifies that every listed file exists with its size and CRC-32.
-// Throws trident::Error naming the checkpoint and the problem (missing, incomplete, corrupt).
+// trainer.json, typed. Every field is checked for presence, type and range when it is read (a
+// negative step would resume with a negative learning rate), each error naming the field as a JSON
+// pointer ("/model/hidden").
+struct CheckpointManifest {
+  std::int64_t step = 0;              // optimizer steps the run had taken: [0, 2^31)
+  std::int64_t optimizer_steps = 0;   // updates applied (skipped steps excluded): [0, step]
+  std::int64_t samples_consumed = 0;  // global training samples used: >= 0
+  std::uint64_t data_seed = 0;
+  GptConfig model;                    // layers, hidden, heads, seq_len, vocab (+ ln_eps when recorded)
+  bool records_ln_eps = false;
+  struct File {
+    std::uint64_t bytes = 0;
+    std::uint32_t crc32 = 0;
+  };
+  std::map<std::string, File> files;  // plain file names inside the checkpoint directory
+};
+
+// The manifest `m` of checkpoint `dir`, checked field by field. Reading weights needs the format,
+// step, model and files; resuming training (`training_state`) also the optimizer steps, the data
+// position and seed (a checkpoint made only to carry weights may lack those).
+CheckpointManifest parse_checkpoint_manifest(const nlohmann::json& m, const std::string& dir,
+                                             bool training_state = true);
+
+// Reads <dir>/trainer.json, checks its weight fields (parse_checkpoint_manifest) and verifies that every
+// listed file exists with its size and CRC-32. Throws trident::Error naming the checkpoint and the
+// problem (missing, incomplete, corrupt, a field out of range).
 nlohmann::json verify_checkpoint(const std::string& dir);
 
 // Every tensor of a checkpoint's safetensors files, by name.
@@ -37,6 +62,7 @@ class CheckpointReader {
   explicit CheckpointReader(const std::string& dir);  // verifies first
   const nlohmann::json& manifest() const { return manifest_; }
   bool contains(const std::string& name) const { return where_.count(name) != 0; }
+  std::vector<std::string> names() const;  // every tensor of every file, sorted
   const SafetensorsFile& file_of(const std::string& name) const;
 
  private:

@@ -130,6 +130,9 @@ std::unique_ptr<GradSync> GptPipelineStage::wire_grad_sync(const ParameterList& 
       std::vector<int> tensors;
       for (Parameter* p : params) tensors.push_back(index->at(p));
       dp->before_use(use, tensors);
+      // ZeRO-3 has just gathered the masters: round the GEMMs' compute copies (mixed precision).
+      if (dp->zero() == 3 && use != ParamUse::kAccumulate)
+        for (Parameter* p : params) p->refresh_compute_copy();
     };
     events.end_pass = [dp] { dp->end_pass(); };
     m->set_param_events(std::move(events));

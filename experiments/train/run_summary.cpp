@@ -42,6 +42,7 @@ RunSummary summarize(const std::vector<StepRecord>& records) {
       s.final_val_step = r.step;
     }
     s.peak_mem_min = std::max(s.peak_mem_min, r.peak_mem_min);
+    if (r.peak_mem_max >= s.peak_mem_max) s.peak_mem_breakdown = r.peak_mem_breakdown;
     s.peak_mem_max = std::max(s.peak_mem_max, r.peak_mem_max);
     if (s.peak_mem_per_stage.size() < r.peak_mem_per_stage.size()) s.peak_mem_per_stage.resize(r.peak_mem_per_stage.size());
     for (std::size_t i = 0; i < r.peak_mem_per_stage.size(); ++i)
@@ -69,6 +70,7 @@ RunSummary summarize(const std::vector<StepRecord>& records) {
     s.comm_s.pp += r.comm_s.pp;
     s.comm_s.dp += r.comm_s.dp;
     s.comm_s.embedding += r.comm_s.embedding;
+    s.dp_exposed_s += r.dp_exposed_s;
   }
   const double n = static_cast<double>(times.size());
   s.aggregated_steps = static_cast<std::int64_t>(times.size());
@@ -82,6 +84,7 @@ RunSummary summarize(const std::vector<StepRecord>& records) {
   }
   s.bubble_s = bubble / n;
   s.comm_s = {s.comm_s.tp / n, s.comm_s.pp / n, s.comm_s.dp / n, s.comm_s.embedding / n};
+  s.dp_exposed_s /= n;
   return s;
 }
 
@@ -103,7 +106,9 @@ json to_json(const RunSummary& s) {
   j["bubble_frac"] = s.bubble_frac;
   j["predicted_bubble_frac"] = s.predicted_bubble_frac;
   j["comm_s"] = {{"tp", s.comm_s.tp}, {"pp", s.comm_s.pp}, {"dp", s.comm_s.dp}, {"embedding", s.comm_s.embedding}};
-  j["peak_mem_bytes"] = {{"min", s.peak_mem_min}, {"max", s.peak_mem_max}, {"per_stage", s.peak_mem_per_stage}};
+  j["dp_exposed_s"] = s.dp_exposed_s;
+  j["peak_mem_bytes"] = {{"min", s.peak_mem_min}, {"max", s.peak_mem_max}, {"per_stage", s.peak_mem_per_stage},
+                         {"breakdown", to_json(s.peak_mem_breakdown)}};
   return j;
 }
 
@@ -132,10 +137,18 @@ std::string summary_table(const RunSummary& s) {
   row("comm tp per step", s.comm_s.tp, "%.2f ms", 1e3);
   row("comm pp per step", s.comm_s.pp, "%.2f ms", 1e3);
   row("comm dp per step", s.comm_s.dp, "%.2f ms", 1e3);
+  row("  of which exposed (not hidden)", s.dp_exposed_s, "%.2f ms", 1e3);
   row("comm embedding per step", s.comm_s.embedding, "%.2f ms", 1e3);
   constexpr double kMiB = 1.0 / (1024.0 * 1024.0);
   row("peak memory, least-loaded rank", static_cast<double>(s.peak_mem_min), "%.1f MiB", kMiB);
   row("peak memory, most-loaded rank", static_cast<double>(s.peak_mem_max), "%.1f MiB", kMiB);
+  const MemoryAtPeak& b = s.peak_mem_breakdown;
+  const std::pair<const char*, std::int64_t> parts[] = {{"weights", b.weights},
+                                                        {"gradients", b.gradients},
+                                                        {"optimizer state", b.optimizer_state},
+                                                        {"communication buffers", b.comm_buffers},
+                                                        {"activations and the rest", b.activations}};
+  for (const auto& [name, bytes] : parts) row(std::string("  of which ") + name, static_cast<double>(bytes), "%.1f MiB", kMiB);
   for (std::size_t i = 0; i < s.peak_mem_per_stage.size() && s.peak_mem_per_stage.size() > 1; ++i)
     row("peak memory, stage " + std::to_string(i), static_cast<double>(s.peak_mem_per_stage[i]), "%.1f MiB", kMiB);
 

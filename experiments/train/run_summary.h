@@ -31,8 +31,10 @@ struct RunSummary {
   double tokens_per_s = 0.0, tflops_per_rank = 0.0, mfu = 0.0;
   double bubble_s = 0.0, bubble_frac = 0.0, predicted_bubble_frac = 0.0;
   CommSeconds comm_s;                               // mean per step
+  double dp_exposed_s = 0.0;                        // mean per step: the part of comm_s.dp not hidden
   std::int64_t peak_mem_min = 0, peak_mem_max = 0;  // the largest over all steps
   std::vector<std::int64_t> peak_mem_per_stage;
+  MemoryAtPeak peak_mem_breakdown;                  // of the step with the largest peak_mem_max
 };
 
 RunSummary summarize(const std::vector<StepRecord>& records);

@@ -9,8 +9,9 @@ namespace trident {
 
 namespace {
 
-// The fixed part of a rank's vector: step, idle, tp, pp, dp, embedding, peak.
-constexpr std::size_t kFixed = 7;
+// The fixed part of a rank's vector: step, idle, tp, pp, dp, embedding, peak, the peak's breakdown
+// (weights, gradients, optimizer state, comm buffers, activations), DP exposed.
+constexpr std::size_t kFixed = 13;
 
 // The analyzer's mean bubble fraction for `s` with the measured per-chunk mean F/B/I/W times.
 double predicted_bubble(const Schedule& s, const std::vector<double>& sums) {
@@ -49,8 +50,20 @@ StepRecord gather_step_record(Communicator& world, const MeshLayout& mesh, const
   const std::size_t width = kFixed + mine.chunk_times.size();
   Tensor local = Tensor::empty({static_cast<std::int64_t>(width)}, DType::kF64);
   double* v = local.data<double>();
-  const double fixed[kFixed] = {mine.step_s,  mine.idle_s, mine.comm.tp,   mine.comm.pp,
-                                mine.comm.dp, mine.comm.embedding, mine.peak_bytes};
+  const MemoryAtPeak& b = mine.at_peak;
+  const double fixed[kFixed] = {mine.step_s,
+                                mine.idle_s,
+                                mine.comm.tp,
+                                mine.comm.pp,
+                                mine.comm.dp,
+                                mine.comm.embedding,
+                                mine.peak_bytes,
+                                static_cast<double>(b.weights),
+                                static_cast<double>(b.gradients),
+                                static_cast<double>(b.optimizer_state),
+                                static_cast<double>(b.comm_buffers),
+                                static_cast<double>(b.activations),
+                                mine.dp_exposed_s};
   std::copy(fixed, fixed + kFixed, v);
   std::copy(mine.chunk_times.begin(), mine.chunk_times.end(), v + kFixed);
   Tensor all = Tensor::empty({static_cast<std::int64_t>(width) * world.size()}, DType::kF64);
@@ -75,6 +88,11 @@ StepRecord gather_step_record(Communicator& world, const MeshLayout& mesh, const
     r.comm_s.dp = std::max(r.comm_s.dp, x[4]);
     r.comm_s.embedding = std::max(r.comm_s.embedding, x[5]);
     const auto peak = static_cast<std::int64_t>(x[6]);
+    if (rank == 0 || peak > r.peak_mem_max)
+      r.peak_mem_breakdown = {static_cast<std::int64_t>(x[7]), static_cast<std::int64_t>(x[8]),
+                              static_cast<std::int64_t>(x[9]), static_cast<std::int64_t>(x[10]),
+                              static_cast<std::int64_t>(x[11])};
+    r.dp_exposed_s = std::max(r.dp_exposed_s, x[12]);
     r.peak_mem_max = std::max(r.peak_mem_max, peak);
     r.peak_mem_min = r.peak_mem_min < 0 ? peak : std::min(r.peak_mem_min, peak);
     std::int64_t& stage_peak = r.peak_mem_per_stage[static_cast<std::size_t>(mesh.coord(rank).pp)];

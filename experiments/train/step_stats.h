@@ -21,6 +21,8 @@ struct RankStepStats {
   double idle_s = 0.0;           // executor wall time outside F/B/I/W (the bubble, seen from here)
   CommSeconds comm;              // blocking time per group on this rank
   double peak_bytes = 0.0;       // peak tracked device memory
+  MemoryAtPeak at_peak;          // what it held then (activations: the unlabelled rest)
+  double dp_exposed_s = 0.0;     // time the computation waited for DP communication
   // Per global chunk c and action type t in {F, B, I, W}: summed durations [c·8 + t] and counts
   // [c·8 + 4 + t] of the compute actions this rank ran.
   std::vector<double> chunk_times;

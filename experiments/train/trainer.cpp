@@ -116,7 +116,12 @@ StepRecord Trainer::train_step() {
   stats.step_s = since(t0);
   stats.comm = {mesh_.tp_group().busy_seconds(), mesh_.pp_group().busy_seconds(), mesh_.dp_group().busy_seconds(),
                 mesh_.embedding_group() ? mesh_.embedding_group()->busy_seconds() : 0.0};
-  stats.peak_bytes = static_cast<double>(allocator_for(device_).stats().peak_bytes);
+  const Allocator& memory = allocator_for(device_);
+  stats.peak_bytes = static_cast<double>(memory.stats().peak_bytes);
+  const MemoryByKind held = memory.peak_breakdown();
+  stats.at_peak = {held[MemoryKind::kWeights], held[MemoryKind::kGradients], held[MemoryKind::kOptimizerState],
+                   held[MemoryKind::kCommBuffers], memory.stats().peak_bytes - held.labelled()};
+  stats.dp_exposed_s = dp_->exposed_seconds();
   ++step_;
   samples_consumed_ += global;
 

@@ -52,6 +52,9 @@ class Trainer {
   void save_checkpoint(const std::string& dir);
   // Loads a checkpoint written under any layout of the same model (resharding on the way in).
   void load_checkpoint(const std::string& dir);
+  // init_from: the weights of a Hugging Face GPT-2 folder or a checkpoint (model_weights.h), each
+  // rank its shards, with the optimizer state left fresh and the step at 0.
+  void load_weights(const std::string& dir);
 
   std::int64_t step() const { return step_; }
   const TrainPlan& plan() const { return plan_; }

@@ -5,6 +5,7 @@
 #include "core/shard_spec.h"
 #include "experiments/train/checkpoint_files.h"
 #include "experiments/train/metrics.h"
+#include "experiments/train/model_weights.h"
 #include "experiments/train/trainer.h"
 #include "layers/gather_full.h"
 
@@ -15,6 +16,11 @@ namespace fs = std::filesystem;
 namespace {
 nlohmann::json model_sizes(const GptConfig& c) {
   return {{"layers", c.layers}, {"hidden", c.hidden}, {"heads", c.heads}, {"seq_len", c.seq_len}, {"vocab", c.vocab}};
+}
+// What trainer.json records of the model: its sizes and ln_eps (which exports and generation need).
+nlohmann::json with_ln_eps(nlohmann::json sizes, const GptConfig& c) {
+  sizes["ln_eps"] = c.ln_eps;
+  return sizes;
 }
 }  // namespace
 
@@ -57,7 +63,7 @@ void Trainer::save_checkpoint(const std::string& dir) {
                        {"optimizer_steps", optimizer_->steps_taken()},
                        {"samples_consumed", samples_consumed_},
                        {"data_seed", plan_.data.seed},
-                       {"model", model_sizes(plan_.model)},
+                       {"model", with_ln_eps(model_sizes(plan_.model), plan_.model)},
                        {"written_by_layout", {{"dp", plan_.mesh.dp()}, {"pp", plan_.mesh.pp()}, {"tp", plan_.mesh.tp()},
                                               {"schedule", plan_.schedule.name}}},
                        {"files", files}});
@@ -65,6 +71,13 @@ void Trainer::save_checkpoint(const std::string& dir) {
     fs::rename(tmp, dir);
   }
   world_.barrier();
+}
+
+void Trainer::load_weights(const std::string& dir) {
+  const ModelWeights weights(dir);
+  weights.check(plan_.model);
+  weights.load(stage_->parameters());  // both copies of a tied wte read the same tensor
+  stage_->refresh_compute_copies();
 }
 
 void Trainer::load_checkpoint(const std::string& dir) {
@@ -88,9 +101,10 @@ void Trainer::load_checkpoint(const std::string& dir) {
     dp_->load_full_state(static_cast<int>(i), read(p->name()), read(p->name() + ".exp_avg"),
                          read(p->name() + ".exp_avg_sq"));
   }
-  step_ = m.at("step").get<std::int64_t>();
-  samples_consumed_ = m.at("samples_consumed").get<std::int64_t>();
-  optimizer_->set_steps_taken(m.at("optimizer_steps").get<std::int64_t>());
+  const CheckpointManifest fields = parse_checkpoint_manifest(m, dir);  // range-checked (no negative step)
+  step_ = fields.step;
+  samples_consumed_ = fields.samples_consumed;
+  optimizer_->set_steps_taken(fields.optimizer_steps);
   stage_->refresh_compute_copies();
 }
 

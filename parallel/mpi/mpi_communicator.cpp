@@ -1,12 +1,12 @@
 #include "parallel/mpi/mpi_communicator.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -16,8 +16,12 @@
 #include "core/nvtx.h"
 #include "parallel/comm_checks.h"
 #include "parallel/mpi/host_staging.h"
+#include "parallel/mpi/mpi_watchdog.h"
+#include "parallel/poll_backoff.h"
 
 namespace trident {
+
+using Clock = std::chrono::steady_clock;
 
 // ---- runtime ------------------------------------------------------------------------------------
 
@@ -25,15 +29,21 @@ MpiRuntime::MpiRuntime(int* argc, char*** argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   TRIDENT_CHECK(!initialized, "MPI is already initialised: create exactly one MpiRuntime, at the start of main()");
+  // A communication thread waiting in a collective shares its rank's core with the compute thread:
+  // Open MPI's progress loop then yields the core between polls instead of spinning on it (the
+  // default only when it sees more ranks than cores). Set OMPI_MCA_mpi_yield_when_idle=0 to spin.
+  setenv("OMPI_MCA_mpi_yield_when_idle", "1", /*overwrite=*/0);
   int provided = 0;
-  const int rc = MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
+  const int rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
   TRIDENT_CHECK(rc == MPI_SUCCESS, "MPI_Init_thread failed with MPI error ", rc,
                 ": run under an MPI launcher (mpirun -np N ...) with a working MPI installation");
-  if (provided < MPI_THREAD_SERIALIZED) {
+  if (provided < MPI_THREAD_MULTIPLE) {
     MPI_Finalize();
-    TRIDENT_FAIL("this MPI library provides thread level ", provided, " but trident needs MPI_THREAD_SERIALIZED (",
-                 MPI_THREAD_SERIALIZED, "): use an MPI built with thread support");
+    TRIDENT_FAIL("this MPI library provides thread level ", provided, " but trident needs MPI_THREAD_MULTIPLE (",
+                 MPI_THREAD_MULTIPLE, ": communication threads run collectives beside the main thread): use an MPI "
+                 "built with thread support (Open MPI and MPICH are by default)");
   }
+  mpi::install_termination_note();
 }
 
 MpiRuntime::~MpiRuntime() {
@@ -78,7 +88,7 @@ struct CommInfo {
   int rank = 0;
   int size = 1;
   std::chrono::milliseconds timeout{};
-  std::shared_ptr<std::atomic<double>> busy;  // the communicator's blocked-time counter
+  std::shared_ptr<std::atomic<double>> busy;  // the communicator's busy-time counter
 
   std::string str() const { return comm::where(name, rank, size); }
 };
@@ -99,26 +109,22 @@ void check_mpi_tensor(const Tensor& t, const char* what, const OpDesc& op, const
                 " elements, more than MPI's int count allows; split it into chunks");
 }
 
-// The NVTX range of an MPI operation: "dp all_reduce 6.0 MiB".
-NvtxRange comm_range(const std::string& group, const OpDesc& op, std::size_t bytes) {
-  return NvtxRange(comm::range_name(group, op, bytes), NvtxColor::kCommunication);
-}
-
 // Element type for moving bytes: bf16 travels as opaque 2-byte words.
 MPI_Datatype transfer_type(DType t) {
   switch (t) {
     case DType::kF32: return MPI_FLOAT;
     case DType::kI32: return MPI_INT;
     case DType::kBF16: return MPI_UINT16_T;
+    case DType::kF64: return MPI_DOUBLE;
   }
   return MPI_BYTE;
 }
 
 // Element type for reductions (kAvg is a sum divided at completion, in f32 only).
 MPI_Datatype reduction_type(DType t, ReduceOp op, const OpDesc& desc, const CommInfo& comm) {
-  TRIDENT_CHECK(t != DType::kBF16 || op != ReduceOp::kAvg, "MPI backend averages f32 only: ", desc.str(), " on ",
-                comm.str(), " cannot be averaged; sum it (kSum) and scale, or average an f32 copy");
   comm::check_reduce_op(t, op, desc, comm.str());
+  TRIDENT_CHECK(t == DType::kF32 || op != ReduceOp::kAvg, "MPI backend averages f32 only: ", desc.str(), " on ",
+                comm.str(), " cannot be averaged; sum it (kSum) and scale, or average an f32 copy");
   return transfer_type(t);
 }
 
@@ -164,31 +170,176 @@ void keep_forever(std::vector<Tensor> buffers) {
   for (Tensor& t : buffers) kept->push_back(std::move(t));
 }
 
-enum class Kind { kCollective, kSend, kRecv };
 
-// One MPI request and everything it needs until completion: its tensors, the host buffers MPI
-// works on (the tensors themselves, or pinned copies of CUDA tensors), and for kAvg the f32 buffer
-// whose sum becomes the mean.
-class MpiRequest final : public Request::Impl {
+// ---- collectives --------------------------------------------------------------------------------
+
+// One collective: prepared on the calling thread (arguments checked, CUDA tensors staged to host),
+// run() as a blocking MPI call on whichever thread executes it (the caller, or the group's
+// communication thread), finish() on the calling thread again (staged results go back to their
+// device tensors on the compute stream, in the caller's program order).
+class Collective {
  public:
-  MpiRequest(Kind kind, CommInfo comm, OpDesc desc, std::vector<Tensor> buffers)
-      : kind_(kind), comm_(std::move(comm)), desc_(desc), buffers_(std::move(buffers)) {}
-  ~MpiRequest() override { abandon(); }
+  Collective(CommInfo comm, OpDesc desc, std::vector<Tensor> keep)
+      : comm_(std::move(comm)), desc_(desc), keep_(std::move(keep)) {}
 
-  MPI_Request* handle() { return &request_; }
-
-  // Stages `t` for this request and returns the host memory MPI is to use; copied back into `t`
-  // at completion when `write_back`.
+  // The host memory MPI uses for `t`: the tensor itself, or a pinned copy of a CUDA tensor (filled
+  // now when `fill`; written back by finish() when `write_back`).
   void* stage(const Tensor& t, bool fill, bool write_back) {
     staged_.emplace_back(t, fill, write_back);
     return staged_.back().data();
   }
-  // kAvg: `data` (n f32, host memory MPI writes) is divided by the group size at completion.
+  // After the call: `n` elements of `elem_bytes` that MPI left at `from` move to `to` (an in-place
+  // reduce-scatter leaves its result at the start of the buffer), then kAvg divides n f32 there.
+  void move_result(void* from, void* to, std::int64_t n, std::size_t elem_bytes) {
+    move_from_ = from, move_to_ = to, move_bytes_ = static_cast<std::size_t>(n) * elem_bytes;
+  }
   void average(void* data, std::int64_t n) {
-    if (comm_.size > 1) {
-      average_ = static_cast<float*>(data);
-      average_count_ = n;
+    if (comm_.size > 1) average_ = static_cast<float*>(data), average_count_ = n;
+  }
+  void set_call(const char* name, std::function<int()> call) { call_name_ = name, call_ = std::move(call); }
+
+  void run() {
+    const Clock::time_point start = Clock::now();
+    {
+      const mpi::CallWatch watch(desc_.str(), comm_.str(), comm_.timeout);
+      check_mpi(call_(), call_name_, comm_);
     }
+    if (move_from_ != move_to_ && move_bytes_ > 0) std::memmove(move_to_, move_from_, move_bytes_);
+    if (average_) {
+      const float inv = 1.0f / static_cast<float>(comm_.size);
+      for (std::int64_t i = 0; i < average_count_; ++i) average_[i] *= inv;
+    }
+    if (comm_.busy) *comm_.busy += std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  void finish() {
+    for (StagedTensor& s : staged_) s.copy_back();
+  }
+
+ private:
+  CommInfo comm_;
+  OpDesc desc_;
+  std::vector<Tensor> keep_;  // the tensors MPI reads and writes live until the call is over
+  std::vector<StagedTensor> staged_;
+  const char* call_name_ = "";
+  std::function<int()> call_;
+  void* move_from_ = nullptr;
+  void* move_to_ = nullptr;
+  std::size_t move_bytes_ = 0;
+  float* average_ = nullptr;
+  std::int64_t average_count_ = 0;
+};
+
+// A collective queued on the group's communication thread.
+class CollectiveRequest final : public Request::Impl {
+ public:
+  CollectiveRequest(std::shared_ptr<Collective> c, std::shared_ptr<mpi::Completion> done)
+      : collective_(std::move(c)), done_(std::move(done)) {}
+
+  bool test() override {
+    if (finished_) return true;
+    if (!done_->test()) return false;
+    finish();
+    return true;
+  }
+  void wait() override {
+    if (finished_) return;
+    done_->wait();
+    finish();
+  }
+
+ private:
+  void finish() {
+    finished_ = true;
+    collective_->finish();
+  }
+
+  // Shared with the queued task: the buffers outlive the call even if this request is dropped.
+  std::shared_ptr<Collective> collective_;
+  std::shared_ptr<mpi::Completion> done_;
+  bool finished_ = false;
+};
+
+std::shared_ptr<Collective> prepare_all_reduce(const CommInfo& comm, MPI_Comm handle, const Tensor& x, ReduceOp op) {
+  const OpDesc desc{"all_reduce", x.defined() ? x.numel() : 0, x.dtype()};
+  check_mpi_tensor(x, "the tensor", desc, comm);
+  const MPI_Datatype type = reduction_type(x.dtype(), op, desc, comm);
+  auto c = std::make_shared<Collective>(comm, desc, std::vector<Tensor>{x});
+  void* data = c->stage(x, /*fill=*/true, /*write_back=*/true);
+  if (op == ReduceOp::kAvg) c->average(data, x.numel());
+  const int count = count_of(x);
+  const MPI_Op mop = mpi_op(op, x.dtype());
+  c->set_call("MPI_Allreduce",
+              [=] { return MPI_Allreduce(MPI_IN_PLACE, data, count, type, mop, handle); });
+  return c;
+}
+
+std::shared_ptr<Collective> prepare_all_gather(const CommInfo& comm, MPI_Comm handle, const Tensor& in,
+                                               const Tensor& out) {
+  const OpDesc desc{"all_gather", in.defined() ? in.numel() : 0, in.dtype()};
+  check_mpi_tensor(in, "in", desc, comm);
+  check_mpi_tensor(out, "out", desc, comm);
+  const bool in_place = comm::check_all_gather(in, out, comm.rank, comm.size, desc, comm.str());
+  const MPI_Datatype type = transfer_type(in.dtype());
+  auto c = std::make_shared<Collective>(comm, desc, std::vector<Tensor>{in, out});
+  // A staged `out` is a separate host buffer, so MPI gathers into it from a staged `in` (never in
+  // place); host tensors gather in place when `in` is this rank's slot of `out`.
+  void* out_data = c->stage(out, /*fill=*/false, /*write_back=*/true);
+  const bool host_in_place = in_place && !out.device().is_cuda();
+  const void* in_data = host_in_place ? MPI_IN_PLACE : c->stage(in, /*fill=*/true, /*write_back=*/false);
+  const int count = count_of(in);
+  c->set_call("MPI_Allgather",
+              [=] { return MPI_Allgather(in_data, count, type, out_data, count, type, handle); });
+  return c;
+}
+
+std::shared_ptr<Collective> prepare_reduce_scatter(const CommInfo& comm, MPI_Comm handle, const Tensor& in,
+                                                   const Tensor& out, ReduceOp op) {
+  const OpDesc desc{"reduce_scatter", in.defined() ? in.numel() : 0, in.dtype()};
+  check_mpi_tensor(in, "in", desc, comm);
+  check_mpi_tensor(out, "out", desc, comm);
+  const bool in_place = comm::check_reduce_scatter(in, out, comm.rank, comm.size, desc, comm.str());
+  const MPI_Datatype type = reduction_type(in.dtype(), op, desc, comm);
+  auto c = std::make_shared<Collective>(comm, desc, std::vector<Tensor>{in, out});
+  const int count = count_of(out);
+  const MPI_Op mop = mpi_op(op, in.dtype());
+  void* result = nullptr;
+  if (in_place) {
+    // MPI_IN_PLACE takes the input from the receive buffer (all of `in`) and leaves the result at
+    // its start; it then moves to this rank's slot. `out` lies inside `in`: staging `in` covers it.
+    char* data = static_cast<char*>(c->stage(in, /*fill=*/true, /*write_back=*/true));
+    result = data + static_cast<std::size_t>(comm.rank) * out.nbytes();
+    c->move_result(data, result, out.numel(), dtype_size(out.dtype()));
+    c->set_call("MPI_Reduce_scatter_block", [=] {
+      return MPI_Reduce_scatter_block(MPI_IN_PLACE, data, count, type, mop, handle);
+    });
+  } else {
+    const void* in_data = c->stage(in, /*fill=*/true, /*write_back=*/false);
+    result = c->stage(out, /*fill=*/false, /*write_back=*/true);
+    c->set_call("MPI_Reduce_scatter_block", [=] {
+      return MPI_Reduce_scatter_block(in_data, result, count, type, mop, handle);
+    });
+  }
+  if (op == ReduceOp::kAvg) c->average(result, out.numel());
+  return c;
+}
+
+// ---- point-to-point -----------------------------------------------------------------------------
+
+
+// One MPI point-to-point request and everything it needs until completion: its tensor and the host
+// memory MPI works on (the tensor itself, or a pinned copy of a CUDA tensor).
+class P2pRequest final : public Request::Impl {
+ public:
+  P2pRequest(bool recv, CommInfo comm, OpDesc desc, Tensor x) : recv_(recv), comm_(std::move(comm)), desc_(desc) {
+    buffers_.push_back(std::move(x));
+  }
+  ~P2pRequest() override { abandon(); }
+
+  MPI_Request* handle() { return &request_; }
+  void* stage(const Tensor& t, bool fill, bool write_back) {
+    staged_.emplace_back(t, fill, write_back);
+    return staged_.back().data();
   }
 
   bool test() override {
@@ -204,69 +355,51 @@ class MpiRequest final : public Request::Impl {
     return done_;
   }
 
-  // Polls with back-off: a short spin catches fast completions, then yielding and growing sleeps
-  // hand the core to other ranks (oversubscribed CPU runs have more ranks than cores).
   void wait() override {
-    using Clock = std::chrono::steady_clock;
-    using std::chrono::microseconds;
-    const Clock::time_point start = Clock::now();
-    const Clock::time_point deadline = start + comm_.timeout;
-    microseconds nap(10);
+    PollBackoff backoff;
     while (!test()) {
-      const Clock::time_point now = Clock::now();
-      if (now >= deadline) throw CommTimeout(timeout_message());
-      const Clock::duration waited = now - start;
-      if (waited < microseconds(20)) continue;
-      if (waited < microseconds(200)) {
-        sched_yield();
-        continue;
-      }
-      std::this_thread::sleep_for(nap);
-      nap = std::min(nap * 2, microseconds(200));
+      if (backoff.elapsed() >= comm_.timeout) throw CommTimeout(timeout_message());
+      backoff.pause();
     }
-    if (comm_.busy) *comm_.busy += std::chrono::duration<double>(Clock::now() - start).count();
+    if (comm_.busy) *comm_.busy += std::chrono::duration<double>(backoff.elapsed()).count();
   }
 
  private:
   void complete(const MPI_Status& status) {
     done_ = true;
-    if (kind_ == Kind::kRecv) {
+    if (recv_) {
       int received = 0;
       MPI_Get_count(&status, transfer_type(desc_.dtype), &received);
       TRIDENT_CHECK(received == desc_.count, desc_.str(), " on ", comm_.str(), " got ", received,
                     " elements: the sender's tensor has a different size");
     }
-    if (average_) {
-      const float inv = 1.0f / static_cast<float>(comm_.size);
-      for (std::int64_t i = 0; i < average_count_; ++i) average_[i] *= inv;
-    }
-    for (StagedTensor& s : staged_) s.copy_back();  // device tensors get the result (compute stream)
+    for (StagedTensor& s : staged_) s.copy_back();  // a device tensor gets what arrived (compute stream)
   }
 
   std::string timeout_message() const {
     return detail::concat("CommTimeout: ", desc_.str(), " on ", comm_.str(), " did not complete within ",
                           static_cast<double>(comm_.timeout.count()) / 1000.0,
                           " s: a peer may have died, be stuck, or have called a different operation. If steps are "
-                          "just slow (large messages, many ranks per core), raise TRIDENT_COMM_TIMEOUT_S (seconds).");
+                          "just slow (large messages, many ranks per core), raise TRIDENT_COMM_TIMEOUT_S (seconds).",
+                          mpi::with_liveness_note());
   }
 
   // Drops an unfinished request without waiting (after a timeout, or while an exception unwinds).
   // A receive is cancelled; a send cannot be (Open MPI ignores MPI_Cancel on sends) and is freed to
-  // finish on its own; MPI forbids both for a collective, which is left as it is. Whatever may still
-  // touch the buffers keeps them alive.
+  // finish on its own. Whatever may still touch the buffers keeps them alive.
   void abandon() noexcept {
     if (done_ || request_ == MPI_REQUEST_NULL || mpi_finalized()) return;
-    if (kind_ == Kind::kRecv) {
+    if (recv_) {
       MPI_Cancel(&request_);
       // Cancelling an unmatched receive completes at once; a matched one finishes its transfer.
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+      PollBackoff backoff;
       int flag = 0;
       while (MPI_Test(&request_, &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS && !flag &&
-             std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
+             backoff.elapsed() < std::chrono::milliseconds(100))
+        backoff.pause();
       if (flag) return;
     }
-    if (kind_ != Kind::kCollective) MPI_Request_free(&request_);
+    MPI_Request_free(&request_);
     for (StagedTensor& s : staged_) s.abandon();
     try {
       keep_forever(std::move(buffers_));
@@ -275,16 +408,24 @@ class MpiRequest final : public Request::Impl {
     }
   }
 
-  Kind kind_;
+  bool recv_;
   CommInfo comm_;
   OpDesc desc_;
   std::vector<Tensor> buffers_;
   std::vector<StagedTensor> staged_;
-  float* average_ = nullptr;
-  std::int64_t average_count_ = 0;
   MPI_Request request_ = MPI_REQUEST_NULL;
   bool done_ = false;
 };
+
+void check_peer_and_tag(int peer, int tag, int size, const OpDesc& desc, const CommInfo& comm) {
+  comm::check_peer(peer, size, desc, comm.str());
+  int* tag_ub = nullptr;
+  int found = 0;
+  MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &tag_ub, &found);
+  const int max_tag = found && tag_ub ? *tag_ub : 32767;  // 32767: the least MPI guarantees
+  TRIDENT_CHECK(0 <= tag && tag <= max_tag, desc.str(), " on ", comm.str(), ": the tag must be in [0, ", max_tag,
+                "]");
+}
 
 }  // namespace
 
@@ -311,113 +452,96 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, std::string name) : comm_(comm),
 }
 
 MpiCommunicator::~MpiCommunicator() {
+  thread_.reset();  // runs what is queued, then joins: nothing uses comm_ afterwards
   // Static communicators may outlive MpiRuntime; MPI cannot free anything after MPI_Finalize.
   if (comm_ != MPI_COMM_NULL && !mpi_finalized()) MPI_Comm_free(&comm_);
 }
 
+mpi::CollectiveThread& MpiCommunicator::thread() {
+  if (!thread_) thread_ = std::make_unique<mpi::CollectiveThread>("comm:" + name_);
+  return *thread_;
+}
+
+void MpiCommunicator::drain() {
+  if (thread_) thread_->drain();
+}
+
+namespace {
+
+// Runs a prepared collective on the caller's thread, after the group's queued ones.
+void run_here(Collective& c) {
+  c.run();
+  c.finish();
+}
+
+Request run_queued(mpi::CollectiveThread& thread, std::shared_ptr<Collective> c) {
+  auto done = thread.submit([c] { c->run(); });
+  return Request(std::make_unique<CollectiveRequest>(std::move(c), std::move(done)));
+}
+
+NvtxRange comm_range(const std::string& group, const char* op, const Tensor& t) {
+  return NvtxRange(comm::range_name(group, OpDesc{op}, t.defined() ? t.nbytes() : 0), NvtxColor::kCommunication);
+}
+
+}  // namespace
+
 void MpiCommunicator::all_reduce(const Tensor& x, ReduceOp op) {
-  const NvtxRange range = comm_range(name_, OpDesc{"all_reduce"}, x.defined() ? x.nbytes() : 0);
-  issue_all_reduce(x, op).wait();
+  const NvtxRange range = comm_range(name_, "all_reduce", x);
+  drain();
+  run_here(*prepare_all_reduce(info_of(*this), comm_, x, op));
 }
 
 Request MpiCommunicator::all_reduce_async(const Tensor& x, ReduceOp op) {
-  const NvtxRange range = comm_range(name_, OpDesc{"all_reduce"}, x.defined() ? x.nbytes() : 0);
-  return issue_all_reduce(x, op);
-}
-
-Request MpiCommunicator::issue_all_reduce(const Tensor& x, ReduceOp op) {
-  const CommInfo comm = info_of(*this);
-  const OpDesc desc{"all_reduce", x.defined() ? x.numel() : 0, x.dtype()};
-  check_mpi_tensor(x, "the tensor", desc, comm);
-  const MPI_Datatype type = reduction_type(x.dtype(), op, desc, comm);
-  auto request = std::make_unique<MpiRequest>(Kind::kCollective, comm, desc, std::vector<Tensor>{x});
-  void* data = request->stage(x, /*fill=*/true, /*write_back=*/true);
-  if (op == ReduceOp::kAvg) request->average(data, x.numel());
-  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, count_of(x), type, mpi_op(op, x.dtype()), comm_, request->handle()),
-            "MPI_Iallreduce", comm);
-  return Request(std::move(request));
+  const NvtxRange range = comm_range(name_, "all_reduce", x);
+  return run_queued(thread(), prepare_all_reduce(info_of(*this), comm_, x, op));
 }
 
 void MpiCommunicator::all_gather(const Tensor& in, const Tensor& out) {
-  const NvtxRange range = comm_range(name_, OpDesc{"all_gather"}, out.defined() ? out.nbytes() : 0);
-  const CommInfo comm = info_of(*this);
-  const OpDesc desc{"all_gather", in.defined() ? in.numel() : 0, in.dtype()};
-  check_mpi_tensor(in, "in", desc, comm);
-  check_mpi_tensor(out, "out", desc, comm);
-  const bool in_place = comm::check_all_gather(in, out, rank_, size_, desc, comm.str());
-  const MPI_Datatype type = transfer_type(in.dtype());
-  MpiRequest request(Kind::kCollective, comm, desc, {in, out});
-  // A staged `out` is a separate host buffer, so MPI gathers into it from a staged `in` (never in
-  // place); host tensors gather in place when `in` is this rank's slot of `out`.
-  void* out_data = request.stage(out, /*fill=*/false, /*write_back=*/true);
-  const bool host_in_place = in_place && !out.device().is_cuda();
-  const void* in_data = host_in_place ? MPI_IN_PLACE : request.stage(in, /*fill=*/true, /*write_back=*/false);
-  check_mpi(MPI_Iallgather(in_data, count_of(in), type, out_data, count_of(in), type, comm_, request.handle()),
-            "MPI_Iallgather", comm);
-  request.wait();
+  const NvtxRange range = comm_range(name_, "all_gather", out);
+  drain();
+  run_here(*prepare_all_gather(info_of(*this), comm_, in, out));
+}
+
+Request MpiCommunicator::all_gather_async(const Tensor& in, const Tensor& out) {
+  const NvtxRange range = comm_range(name_, "all_gather", out);
+  return run_queued(thread(), prepare_all_gather(info_of(*this), comm_, in, out));
 }
 
 void MpiCommunicator::reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) {
-  const NvtxRange range = comm_range(name_, OpDesc{"reduce_scatter"}, in.defined() ? in.nbytes() : 0);
-  issue_reduce_scatter(in, out, op).wait();
+  const NvtxRange range = comm_range(name_, "reduce_scatter", in);
+  drain();
+  run_here(*prepare_reduce_scatter(info_of(*this), comm_, in, out, op));
 }
 
 Request MpiCommunicator::reduce_scatter_async(const Tensor& in, const Tensor& out, ReduceOp op) {
-  const NvtxRange range = comm_range(name_, OpDesc{"reduce_scatter"}, in.defined() ? in.nbytes() : 0);
-  return issue_reduce_scatter(in, out, op);
-}
-
-Request MpiCommunicator::issue_reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) {
-  const CommInfo comm = info_of(*this);
-  const OpDesc desc{"reduce_scatter", in.defined() ? in.numel() : 0, in.dtype()};
-  check_mpi_tensor(in, "in", desc, comm);
-  check_mpi_tensor(out, "out", desc, comm);
-  comm::check_reduce_scatter(in, out, size_, desc, comm.str());
-  const MPI_Datatype type = reduction_type(in.dtype(), op, desc, comm);
-  auto request = std::make_unique<MpiRequest>(Kind::kCollective, comm, desc, std::vector<Tensor>{in, out});
-  const void* in_data = request->stage(in, /*fill=*/true, /*write_back=*/false);
-  void* out_data = request->stage(out, /*fill=*/false, /*write_back=*/true);
-  if (op == ReduceOp::kAvg) request->average(out_data, out.numel());
-  check_mpi(MPI_Ireduce_scatter_block(in_data, out_data, count_of(out), type, mpi_op(op, in.dtype()), comm_, request->handle()),
-            "MPI_Ireduce_scatter_block", comm);
-  return Request(std::move(request));
+  const NvtxRange range = comm_range(name_, "reduce_scatter", in);
+  return run_queued(thread(), prepare_reduce_scatter(info_of(*this), comm_, in, out, op));
 }
 
 void MpiCommunicator::broadcast(const Tensor& x, int root) {
   const CommInfo comm = info_of(*this);
   const OpDesc desc{"broadcast", x.defined() ? x.numel() : 0, x.dtype(), "from root", root};
-  const NvtxRange range = comm_range(name_, desc, x.defined() ? x.nbytes() : 0);
+  const NvtxRange range(comm::range_name(name_, desc, x.defined() ? x.nbytes() : 0), NvtxColor::kCommunication);
   check_mpi_tensor(x, "the tensor", desc, comm);
   comm::check_root(root, size_, desc, comm.str());
-  MpiRequest request(Kind::kCollective, comm, desc, {x});
+  drain();
+  Collective c(comm, desc, {x});
   // The root's data goes out; everyone else's comes back in.
-  void* data = request.stage(x, /*fill=*/rank_ == root, /*write_back=*/rank_ != root);
-  check_mpi(MPI_Ibcast(data, count_of(x), transfer_type(x.dtype()), root, comm_, request.handle()), "MPI_Ibcast",
-            comm);
-  request.wait();
+  void* data = c.stage(x, /*fill=*/rank_ == root, /*write_back=*/rank_ != root);
+  const int count = count_of(x);
+  const MPI_Datatype type = transfer_type(x.dtype());
+  const MPI_Comm handle = comm_;
+  c.set_call("MPI_Bcast", [=] { return MPI_Bcast(data, count, type, root, handle); });
+  run_here(c);
 }
-
-namespace {
-
-void check_peer_and_tag(int peer, int tag, int size, const OpDesc& desc, const CommInfo& comm) {
-  comm::check_peer(peer, size, desc, comm.str());
-  int* tag_ub = nullptr;
-  int found = 0;
-  MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &tag_ub, &found);
-  const int max_tag = found && tag_ub ? *tag_ub : 32767;  // 32767: the least MPI guarantees
-  TRIDENT_CHECK(0 <= tag && tag <= max_tag, desc.str(), " on ", comm.str(), ": the tag must be in [0, ", max_tag,
-                "]");
-}
-
-}  // namespace
 
 Request MpiCommunicator::send(const Tensor& x, int peer, int tag) {
   const CommInfo comm = info_of(*this);
   const OpDesc desc{"send", x.defined() ? x.numel() : 0, x.dtype(), "to", peer, tag};
-  const NvtxRange range = comm_range(name_, desc, x.defined() ? x.nbytes() : 0);
+  const NvtxRange range(comm::range_name(name_, desc, x.defined() ? x.nbytes() : 0), NvtxColor::kCommunication);
   check_mpi_tensor(x, "the tensor", desc, comm);
   check_peer_and_tag(peer, tag, size_, desc, comm);
-  auto request = std::make_unique<MpiRequest>(Kind::kSend, comm, desc, std::vector<Tensor>{x});
+  auto request = std::make_unique<P2pRequest>(/*recv=*/false, comm, desc, x);
   const void* data = request->stage(x, /*fill=*/true, /*write_back=*/false);
   check_mpi(MPI_Isend(data, count_of(x), transfer_type(x.dtype()), peer, tag, comm_, request->handle()), "MPI_Isend",
             comm);
@@ -427,10 +551,10 @@ Request MpiCommunicator::send(const Tensor& x, int peer, int tag) {
 Request MpiCommunicator::recv(const Tensor& x, int peer, int tag) {
   const CommInfo comm = info_of(*this);
   const OpDesc desc{"recv", x.defined() ? x.numel() : 0, x.dtype(), "from", peer, tag};
-  const NvtxRange range = comm_range(name_, desc, x.defined() ? x.nbytes() : 0);
+  const NvtxRange range(comm::range_name(name_, desc, x.defined() ? x.nbytes() : 0), NvtxColor::kCommunication);
   check_mpi_tensor(x, "the tensor", desc, comm);
   check_peer_and_tag(peer, tag, size_, desc, comm);
-  auto request = std::make_unique<MpiRequest>(Kind::kRecv, comm, desc, std::vector<Tensor>{x});
+  auto request = std::make_unique<P2pRequest>(/*recv=*/true, comm, desc, x);
   void* data = request->stage(x, /*fill=*/false, /*write_back=*/true);
   check_mpi(MPI_Irecv(data, count_of(x), transfer_type(x.dtype()), peer, tag, comm_, request->handle()), "MPI_Irecv",
             comm);
@@ -438,17 +562,22 @@ Request MpiCommunicator::recv(const Tensor& x, int peer, int tag) {
 }
 
 void MpiCommunicator::barrier() {
-  const NvtxRange range = comm_range(name_, OpDesc{"barrier"}, 0);
-  const CommInfo comm = info_of(*this);
-  MpiRequest request(Kind::kCollective, comm, OpDesc{"barrier"}, {});
-  check_mpi(MPI_Ibarrier(comm_, request.handle()), "MPI_Ibarrier", comm);
-  request.wait();
+  const NvtxRange range(comm::range_name(name_, OpDesc{"barrier"}, 0), NvtxColor::kCommunication);
+  drain();
+  Collective c(info_of(*this), OpDesc{"barrier"}, {});
+  const MPI_Comm handle = comm_;
+  c.set_call("MPI_Barrier", [=] { return MPI_Barrier(handle); });
+  run_here(c);
 }
 
 std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key, std::string name) {
+  drain();
   MPI_Comm out = MPI_COMM_NULL;
-  check_mpi(MPI_Comm_split(comm_, color < 0 ? MPI_UNDEFINED : color, key, &out), "MPI_Comm_split",
-            info_of(*this));
+  {
+    const mpi::CallWatch watch("split", comm::where(name_, rank_, size_), timeout());
+    check_mpi(MPI_Comm_split(comm_, color < 0 ? MPI_UNDEFINED : color, key, &out), "MPI_Comm_split",
+              info_of(*this));
+  }
   if (out == MPI_COMM_NULL) return nullptr;
   auto group = std::make_unique<MpiCommunicator>(out, std::move(name));
   group->set_timeout(timeout());  // a group waits as long as the communicator it came from

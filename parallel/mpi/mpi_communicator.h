@@ -1,13 +1,23 @@
-// MPI backend of Communicator. Blocking collectives are issued non-blocking and waited on with the
-// communicator's timeout, so a dead or diverged peer ends in CommTimeout, not a hang. Waiting polls
-// MPI_Test, backing off to short sleeps so oversubscribed ranks leave the CPU to the ranks doing
-// work.
+// MPI backend of Communicator.
+//
+// Collectives run as MPI's own blocking calls, at MPI's full speed: the blocking ones on the calling
+// thread, the non-blocking ones (*_async) on the group's communication thread
+// (parallel/mpi/collective_thread.h), in issue order, so they progress while the caller computes.
+// No collective can hang the job: each is registered with the MPI watchdog
+// (parallel/mpi/mpi_watchdog.h), which ends the job with a message naming the operation and the
+// group once it has been outstanding longer than timeout(). A blocking collective first waits for
+// the group's queued non-blocking ones, so every member issues them to MPI in program order.
+//
+// Point-to-point is non-blocking MPI (Isend/Irecv); a request's wait() polls MPI_Test with the
+// shared back-off (parallel/poll_backoff.h) and throws CommTimeout past timeout(): a receive can
+// be cancelled, so the caller may recover.
 //
 // Host tensors are moved directly. CUDA tensors are staged through pinned host buffers
-// (parallel/mpi/host_staging.h): device→host on the tensor's compute stream and a host sync before
-// the operation is posted, host→device on that stream when it completes (in wait() / test() or the
-// blocking call). That is the slow fallback: it lets several ranks share one GPU, which NCCL
-// refuses. Every operation is an NVTX range ("dp all_reduce 6.0 MiB").
+// (parallel/mpi/host_staging.h): device→host on the tensor's compute stream and a host sync when
+// the operation is issued (on the caller's thread), host→device on that stream when the caller
+// sees it complete (the blocking call's return, or wait() / test()). That is the slow fallback: it
+// lets several ranks share one GPU, which NCCL refuses. Every operation is an NVTX range
+// ("dp all_reduce 6.0 MiB").
 #pragma once
 
 #include <mpi.h>
@@ -16,10 +26,12 @@
 #include <string>
 
 #include "parallel/communicator.h"
+#include "parallel/mpi/collective_thread.h"
 
 namespace trident {
 
-// MPI_Init_thread / MPI_Finalize for the life of the process (one per main()).
+// MPI_Init_thread (MPI_THREAD_MULTIPLE: communication threads call MPI beside the main thread) /
+// MPI_Finalize for the life of the process (one per main()). Installs the watchdog's SIGTERM note.
 class MpiRuntime {
  public:
   MpiRuntime(int* argc, char*** argv);
@@ -47,6 +59,7 @@ class MpiCommunicator final : public Communicator {
   void all_reduce(const Tensor& x, ReduceOp op) override;
   Request all_reduce_async(const Tensor& x, ReduceOp op) override;
   void all_gather(const Tensor& in, const Tensor& out) override;
+  Request all_gather_async(const Tensor& in, const Tensor& out) override;
   void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) override;
   Request reduce_scatter_async(const Tensor& in, const Tensor& out, ReduceOp op) override;
   void broadcast(const Tensor& x, int root) override;
@@ -58,14 +71,16 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm handle() const { return comm_; }
 
  private:
-  // The non-blocking operations without their NVTX range (the public calls open one).
-  Request issue_all_reduce(const Tensor& x, ReduceOp op);
-  Request issue_reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op);
+  // The group's communication thread, started with the first non-blocking collective.
+  mpi::CollectiveThread& thread();
+  // Waits for the queued non-blocking collectives (before a blocking one, a split, the end).
+  void drain();
 
   MPI_Comm comm_;
   std::string name_;
   int rank_ = 0;
   int size_ = 1;
+  std::unique_ptr<mpi::CollectiveThread> thread_;
 };
 
 }  // namespace trident

@@ -265,18 +265,26 @@ Request NcclCommunicator::all_reduce_async(const Tensor& x, ReduceOp op) {
   return make_request(start_all_reduce(x, op), {x});
 }
 
-void NcclCommunicator::all_gather(const Tensor& in, const Tensor& out) {
-  const NvtxRange range = comm_range(name_, OpDesc{"all_gather"}, out.defined() ? out.nbytes() : 0);
+std::shared_ptr<nccl::WatchedOp> NcclCommunicator::start_all_gather(const Tensor& in, const Tensor& out) {
   const OpDesc desc{"all_gather", in.defined() ? in.numel() : 0, in.dtype()};
   check_device_tensor(in, "in", desc, where(), device_);
   check_device_tensor(out, "out", desc, where(), device_);
   comm::check_all_gather(in, out, rank_, size_, desc, where());  // in place when in is this rank's slot: NCCL's rule
-  if (in.numel() == 0) return;
+  if (in.numel() == 0) return nullptr;
   const ncclDataType_t type = nccl_type(in.dtype());
-  auto op = enqueue(group_, desc, [&](ncclComm_t c, cudaStream_t s) {
+  return enqueue(group_, desc, [&](ncclComm_t c, cudaStream_t s) {
     TRIDENT_NCCL_CHECK(ncclAllGather(in.raw(), out.raw(), count_of(in), type, c, s), where());
   });
-  order_compute_after(*op);
+}
+
+void NcclCommunicator::all_gather(const Tensor& in, const Tensor& out) {
+  const NvtxRange range = comm_range(name_, OpDesc{"all_gather"}, out.defined() ? out.nbytes() : 0);
+  if (auto started = start_all_gather(in, out)) order_compute_after(*started);
+}
+
+Request NcclCommunicator::all_gather_async(const Tensor& in, const Tensor& out) {
+  const NvtxRange range = comm_range(name_, OpDesc{"all_gather"}, out.defined() ? out.nbytes() : 0);
+  return make_request(start_all_gather(in, out), {in, out});
 }
 
 std::shared_ptr<nccl::WatchedOp> NcclCommunicator::start_reduce_scatter(const Tensor& in, const Tensor& out,
@@ -284,7 +292,7 @@ std::shared_ptr<nccl::WatchedOp> NcclCommunicator::start_reduce_scatter(const Te
   const OpDesc desc{"reduce_scatter", in.defined() ? in.numel() : 0, in.dtype()};
   check_device_tensor(in, "in", desc, where(), device_);
   check_device_tensor(out, "out", desc, where(), device_);
-  comm::check_reduce_scatter(in, out, size_, desc, where());
+  comm::check_reduce_scatter(in, out, rank_, size_, desc, where());  // in place when out is this rank's slot
   comm::check_reduce_op(in.dtype(), op, desc, where());
   if (out.numel() == 0) return nullptr;
   const ncclDataType_t type = nccl_type(in.dtype());

@@ -85,6 +85,7 @@ class NcclCommunicator final : public Communicator {
   void all_reduce(const Tensor& x, ReduceOp op) override;
   Request all_reduce_async(const Tensor& x, ReduceOp op) override;
   void all_gather(const Tensor& in, const Tensor& out) override;
+  Request all_gather_async(const Tensor& in, const Tensor& out) override;
   void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op) override;
   Request reduce_scatter_async(const Tensor& in, const Tensor& out, ReduceOp op) override;
   void broadcast(const Tensor& x, int root) override;
@@ -121,6 +122,7 @@ class NcclCommunicator final : public Communicator {
   // The compute stream waits for `op` (after a blocking call).
   void order_compute_after(const nccl::WatchedOp& op);
   std::shared_ptr<nccl::WatchedOp> start_all_reduce(const Tensor& x, ReduceOp op);
+  std::shared_ptr<nccl::WatchedOp> start_all_gather(const Tensor& in, const Tensor& out);
   std::shared_ptr<nccl::WatchedOp> start_reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op);
   Request make_request(std::shared_ptr<nccl::WatchedOp> op, std::vector<Tensor> keep) const;
 

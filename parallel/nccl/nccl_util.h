@@ -20,6 +20,7 @@ inline ncclDataType_t nccl_type(DType t) {
     case DType::kF32: return ncclFloat32;
     case DType::kBF16: return ncclBfloat16;
     case DType::kI32: return ncclInt32;
+    case DType::kF64: return ncclFloat64;
   }
   TRIDENT_FAIL("no NCCL type for dtype ", dtype_name(t));
 }

@@ -1,7 +1,5 @@
 #include "parallel/nccl/nccl_watchdog.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -14,7 +12,10 @@
 #include "parallel/comm_checks.h"
 #include "parallel/communicator.h"
 #include "parallel/mpi/mpi_communicator.h"
+#include "parallel/mpi/mpi_watchdog.h"
 #include "parallel/nccl/nccl_check.h"
+#include "parallel/exit_timer.h"
+#include "parallel/poll_backoff.h"
 
 namespace trident::nccl {
 
@@ -23,8 +24,6 @@ namespace {
 // How often the watchdog looks at outstanding work: fast enough that busy_seconds is current a few
 // milliseconds after an operation ends, cheap enough (an event query per operation) to go unnoticed.
 constexpr auto kPollInterval = std::chrono::milliseconds(2);
-// After a fatal error, how long ncclCommAbort and MPI_Abort get before the process just exits.
-constexpr auto kAbortGrace = std::chrono::seconds(20);
 
 std::atomic<bool> g_stopped{false};
 
@@ -177,7 +176,7 @@ std::string WatchedOp::timeout_message(Clock::time_point now) const {
                         seconds_str(static_cast<double>(timeout_.count()) / 1000.0), " s (", state_words(now),
                         "): a peer may have died, be stuck, or have called a different operation. If steps are just "
                         "slow (large messages, a long queue of GPU work ahead of it), raise TRIDENT_COMM_TIMEOUT_S "
-                        "(seconds).");
+                        "(seconds).", mpi::with_liveness_note());
 }
 
 std::string WatchedOp::error_message(Clock::time_point now, const std::string& error) const {
@@ -303,18 +302,7 @@ void Watchdog::run() {
 }
 
 void Watchdog::fail(const std::string& message) {
-  // Whatever happens below, the process ends within kAbortGrace.
-  try {
-    std::thread([] {
-      std::this_thread::sleep_for(kAbortGrace);
-      std::fprintf(stderr, "trident: NCCL watchdog: the job did not end within %lld s of the abort; exiting\n",
-                   static_cast<long long>(kAbortGrace.count()));
-      std::fflush(stderr);
-      std::_Exit(kWatchdogExitCode);
-    }).detach();
-  } catch (...) {
-    // No thread to spare: ncclCommAbort and MPI_Abort below normally end the process anyway.
-  }
+  exit_after(kAbortGrace, kWatchdogExitCode, "NCCL watchdog");  // whatever happens below
   std::fprintf(stderr, "trident: NCCL watchdog: %s\n", message.c_str());
   std::fflush(stderr);
   int aborted = 0;
@@ -332,9 +320,7 @@ void Watchdog::fail(const std::string& message) {
 // ---- host-side waiting --------------------------------------------------------------------------
 
 void wait_on_host(WatchedOp& op) {
-  using std::chrono::microseconds;
-  const Clock::time_point start = Clock::now();
-  microseconds nap(10);
+  PollBackoff backoff;
   for (;;) {
     cudaError_t error = cudaSuccess;
     const WatchedOp::State state = op.poll(&error);
@@ -342,15 +328,7 @@ void wait_on_host(WatchedOp& op) {
     if (state == WatchedOp::State::kFailed) TRIDENT_FAIL(op.error_message(Clock::now(), cuda_error_words(error)));
     const std::string problem = Watchdog::get().problem(op);
     if (!problem.empty()) throw CommTimeout(problem);
-    // Spin briefly (fast collectives), then yield and sleep with growing naps.
-    const Clock::duration waited = Clock::now() - start;
-    if (waited < microseconds(50)) continue;
-    if (waited < microseconds(500)) {
-      sched_yield();
-      continue;
-    }
-    std::this_thread::sleep_for(nap);
-    nap = std::min(nap * 2, microseconds(200));
+    backoff.pause();
   }
 }
 

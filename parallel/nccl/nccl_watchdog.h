@@ -18,10 +18,9 @@
 // Why MPI_Abort rather than std::_Exit: the job must end on every rank, promptly. After _Exit the
 // other ranks would sit in their own collectives or host MPI calls until their own timeouts (or in
 // MPI_Finalize forever, depending on the launcher); MPI_Abort has the launcher kill every rank at
-// once. It is called from the watchdog thread although MPI runs MPI_THREAD_SERIALIZED: tolerated
-// because the process ends right there (Open MPI aborts through its runtime layer, not the
-// communicator's progress engine), and a last-resort timer calls std::_Exit should neither
-// ncclCommAbort nor MPI_Abort come back. Exit code: kWatchdogExitCode.
+// once. It is called from the watchdog thread (MPI runs MPI_THREAD_MULTIPLE), and a last-resort
+// timer calls std::_Exit should neither ncclCommAbort nor MPI_Abort come back. Exit code:
+// kWatchdogExitCode.
 //
 // Process exit: the watchdog object is never destroyed (static destructors of communicators may run
 // after it would have been); an atexit handler, registered when the watchdog starts, stops and joins

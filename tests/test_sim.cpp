@@ -1,0 +1,261 @@
+// The simulator (experiments/sim/) against closed forms: its pipeline DES against the analyzer for
+// every generator, the published bubbles, collective formulas and the network tiers, memory against
+// hand arithmetic of what the layers keep, and clear errors for bad cluster files and plans.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/allocator.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "experiments/plan/plan.h"
+#include "experiments/sim/chunk_ops.h"
+#include "experiments/sim/cluster.h"
+#include "experiments/sim/cost_model.h"
+#include "experiments/sim/memory_model.h"
+#include "experiments/sim/simulator.h"
+#include "experiments/sim/timeline.h"
+#include "schedules/analyzer.h"
+#include "schedules/generators.h"
+
+namespace trident {
+namespace {
+
+TrainPlan plan_of(const std::vector<std::string>& sets) { return resolve_plan(read_train_config(nlohmann::json::object(), sets)); }
+
+ActionCosts unit(double f, double b, double i, double w, double p2p = 0.0, double recv = 0.0) {
+  ActionCosts c;
+  c.f = f, c.b = b, c.i = i, c.w = w, c.p2p = p2p, c.recv = recv;
+  return c;
+}
+
+// A small two-node GPU cluster with round numbers, for formulas.
+nlohmann::json test_cluster_json() {
+  return {{"name", "test"},
+          {"device",
+           {{"kind", "gpu"},
+            {"peak_flops", {{"bf16", 100e12}, {"f32", 10e12}}},
+            {"memory_bytes", 80e9},
+            {"memory_bandwidth", 2e12},
+            {"gemm", {{"max_efficiency", 0.5}, {"half_dim", 0}}},
+            {"attention_efficiency", 0.5},
+            {"memory_efficiency", 0.5}}},
+          {"network",
+           {{"devices_per_node", 4},
+            {"intra_node", {{"bandwidth", 100e9}, {"latency_s", 0.0}, {"efficiency", 1.0}}},
+            {"inter_node", {{"bandwidth", 10e9}, {"latency_s", 0.0}, {"efficiency", 1.0}}}}}};
+}
+
+// ---- the pipeline DES against the analyzer -----------------------------------------------------
+
+TEST(SimTimeline, UnitCostsReproduceTheAnalyzerForEveryGenerator) {
+  for (std::string_view name : schedule_names()) {
+    for (int p : {1, 2, 4}) {
+      const int v = name == "interleaved" || name == "zb-v" ? 2 : 1;
+      for (int m : {4, 8}) {
+        Schedule s;
+        try {
+          s = make_schedule(name, p, v, m);
+        } catch (const Error&) {
+          continue;  // a micro-batch count the generator does not take
+        }
+        for (const ActionCosts& c :
+             {unit(1, 2, 1, 1), unit(1, 2, 1, 1, 0.25), unit(1.5, 3, 2, 1), unit(1, 2, 1, 1, 0.25, 0.25)}) {
+          SCOPED_TRACE(std::string(name) + " p=" + std::to_string(p) + " m=" + std::to_string(m));
+          const Analysis a = analyze(s, c);
+          const PipelineTimeline t = simulate_pipeline(s, costs_from(c, s));
+          EXPECT_NEAR(t.makespan, a.makespan, 1e-9);
+          for (int r = 0; r < p; ++r) {
+            const StageTimeline& st = t.stages[static_cast<std::size_t>(r)];
+            EXPECT_NEAR(st.compute_s, a.busy[static_cast<std::size_t>(r)], 1e-9) << "stage " << r;
+            EXPECT_NEAR(t.makespan - st.compute_s, a.bubble[static_cast<std::size_t>(r)], 1e-9) << "stage " << r;
+            EXPECT_EQ(st.peak_stash, a.peak_stash[static_cast<std::size_t>(r)]) << "stage " << r;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(SimTimeline, OneFOneBBubbleIsPMinusOneOverMPlusPMinusOne) {
+  for (int p : {2, 4, 8})
+    for (int m : {p, 2 * p, 16}) {
+      const Schedule s = one_f_one_b(p, m);
+      const PipelineTimeline t = simulate_pipeline(s, costs_from(unit(1, 2, 1, 1), s));
+      for (const StageTimeline& st : t.stages)
+        EXPECT_NEAR((t.makespan - st.compute_s) / t.makespan, double(p - 1) / (m + p - 1), 1e-12);
+    }
+}
+
+TEST(SimTimeline, ZbH1BubbleIsPMinusOneTimesFPlusIMinusW) {
+  const double f = 1.0, i = 1.2, w = 0.7;
+  for (int p : {2, 4, 8})
+    for (int m : {p, 2 * p}) {
+      const Schedule s = zb_h1(p, m);
+      const PipelineTimeline t = simulate_pipeline(s, costs_from(unit(f, i + w, i, w), s));
+      for (const StageTimeline& st : t.stages) EXPECT_NEAR(t.makespan - st.compute_s, (p - 1) * (f + i - w), 1e-9);
+    }
+}
+
+// Oversubscribed CPU ranks: two stages that compute at once on one core take twice as long.
+TEST(SimTimeline, SharedCoresSlowConcurrentStages) {
+  const Schedule s = gpipe(2, 4);
+  TimelineCosts c = costs_from(unit(1, 2, 1, 1), s);
+  const double alone = simulate_pipeline(s, c).makespan;
+  c.sharing = {true, 1.0, 1, 1};
+  const double shared = simulate_pipeline(s, c).makespan;
+  EXPECT_NEAR(alone, 15.0, 1e-9);  // (m + p − 1)(f + b)
+  // All 24 units of work on one core, plus the first forward and the last backward alone.
+  EXPECT_NEAR(shared, 24.0, 1e-9);
+}
+
+// ---- collectives and tiers ---------------------------------------------------------------------
+
+TEST(SimCost, RingAllReduceIsTwoNMinusOneOverNBytesOverBandwidth) {
+  const ClusterSpec c = parse_cluster(test_cluster_json(), "test");
+  const double bytes = 256e6;
+  for (int n : {2, 3, 4}) {
+    const GroupSpan inside{n, 1, n};
+    EXPECT_NEAR(collective_seconds(CommKind::kAllReduce, bytes, inside, c.network), 2.0 * (n - 1) / n * bytes / 100e9,
+                1e-15);
+    EXPECT_NEAR(collective_seconds(CommKind::kAllGather, bytes, inside, c.network), 1.0 * (n - 1) / n * bytes / 100e9,
+                1e-15);
+  }
+}
+
+TEST(SimCost, DataParallelGroupAcrossNodesIsSlowerThanInsideOne) {
+  const ClusterSpec c = parse_cluster(test_cluster_json(), "test");
+  // dp=4 innermost: the DP group is one node's 4 devices; dp outermost with tp=4: one per node.
+  const TrainPlan inside = plan_of({"model.preset=mini", "layout.dp=4", "layout.tp=4", "layout.pp=1",
+                                    "layout.order=dp-tp-pp", "layout.micro_batches=2", "device=cuda"});
+  const TrainPlan across = plan_of({"model.preset=mini", "layout.dp=4", "layout.tp=4", "layout.pp=1",
+                                    "layout.order=tp-pp-dp", "layout.micro_batches=2", "device=cuda"});
+  EXPECT_EQ(span_of(inside.mesh, MeshAxis::kData, 0, 4).nodes, 1);
+  EXPECT_EQ(span_of(across.mesh, MeshAxis::kData, 0, 4).nodes, 4);
+  const SimResult a = simulate(inside, c), b = simulate(across, c);
+  EXPECT_GT(b.stages[0].dp_comm_s, 5 * a.stages[0].dp_comm_s);
+  EXPECT_LT(a.stages[0].dp_comm_s, b.stages[0].dp_comm_s);
+}
+
+// ---- memory against hand arithmetic -----------------------------------------------------------
+
+// The whole mini model on one f32 CPU rank: what each block keeps for backward, per token, is
+// x, ln_1(x), qkv (3h), attention out (h), x1, ln_2(x1), fc pre-activation (4h), GELU (4h) = 16h
+// floats, the two LayerNorms' mean and rstd (4 floats), and what the CPU attention saves (its
+// softmax statistics); the head keeps ln_f's input, mean and rstd, its own input and the logits
+// (V), overwritten by their gradient in the forward.
+TEST(SimMemory, StashOfTheMiniModelMatchesHandArithmetic) {
+  const GptConfig g = GptConfig::mini();
+  const std::int64_t b = 2, tokens = b * g.seq_len, h = g.hidden;
+  ChunkRecorder rec(ChunkContext{g, 1, 0, {}, b, DType::kF32, DeviceType::kCPU});
+  const ChunkOps& ops = rec.get(g.layers, true, true);
+  const std::int64_t attention_saved = ops_for(Device::cpu()).attention_saved_shape(b, g.heads, g.seq_len).numel();
+  const std::int64_t block = tokens * (16 * h + 4) + attention_saved;
+  const std::int64_t head = tokens * (h + 2 + h + g.vocab);
+  EXPECT_EQ(ops.stash_forward, 4 * (g.layers * block + head));
+  // Parameters: V·h + S·h + L·(12h² + 13h) + 2h (one wte: the chunk is the whole model).
+  EXPECT_EQ(ops.param_elements, g.parameter_count());
+
+  const TrainPlan plan = plan_of({"model.preset=mini", "layout.dp=1", "layout.pp=1", "layout.tp=1",
+                                  "layout.micro_batch_size=2", "layout.micro_batches=3"});
+  const MemoryEstimate m = estimate_memory(plan, DeviceType::kCPU);
+  ASSERT_EQ(m.stages.size(), 1u);
+  const std::int64_t psi = g.parameter_count();
+  EXPECT_EQ(m.stages[0].weights, 4 * psi);
+  EXPECT_EQ(m.stages[0].gradients, 4 * psi);
+  EXPECT_EQ(m.stages[0].optimizer_state, 8 * psi);
+  EXPECT_EQ(m.stages[0].communication, 0);
+  // One stage, pp = 1: a forward and its backward alternate, so one micro-batch's stash plus its
+  // working memory, plus the step's token ids and targets.
+  EXPECT_GE(m.stages[0].activations, ops.stash_forward);
+  EXPECT_LT(m.stages[0].activations, 2 * ops.stash_forward);
+}
+
+TEST(SimMemory, ZeroStagesShardModelStatesOverDataParallelism) {
+  for (int zero : {0, 1}) {
+    const TrainPlan plan = plan_of({"model.preset=mini", "layout.dp=4", "layout.pp=1", "layout.tp=1",
+                                    std::string("layout.zero=") + (zero ? "1" : "0")});
+    const MemoryEstimate m = estimate_memory(plan, DeviceType::kCPU);
+    const std::int64_t psi = GptConfig::mini().parameter_count();
+    EXPECT_EQ(m.stages[0].optimizer_state, zero ? 8 * psi / 4 : 8 * psi);
+    EXPECT_EQ(m.stages[0].weights, 4 * psi);
+  }
+}
+
+// ---- errors ------------------------------------------------------------------------------------
+
+void expect_error(const nlohmann::json& doc, const std::string& needle) {
+  try {
+    (void)parse_cluster(doc, "bad.json");
+    FAIL() << "no error; expected one naming " << needle;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bad.json"), std::string::npos) << e.what();
+  }
+}
+
+TEST(SimCluster, BadFilesNameTheField) {
+  nlohmann::json j = test_cluster_json();
+  j["device"].erase("memory_bandwidth");
+  expect_error(j, "/device/memory_bandwidth is missing");
+  j = test_cluster_json();
+  j["network"]["inter_node"]["bandwidth"] = -5;
+  expect_error(j, "/network/inter_node/bandwidth is -5");
+  j = test_cluster_json();
+  j["device"]["peak_flops"]["bf16"] = "fast";
+  expect_error(j, "/device/peak_flops/bf16 is \"fast\"");
+  j = test_cluster_json();
+  j["device"]["gemm"]["max_efficency"] = 0.7;
+  expect_error(j, "/device/gemm/max_efficency is not a field");
+  j = test_cluster_json();
+  j["device"]["kind"] = "tpu";
+  expect_error(j, "/device/kind is 'tpu'");
+  j = test_cluster_json();
+  j["network"]["devices_per_node"] = 0;
+  expect_error(j, "/network/devices_per_node is 0");
+  j = test_cluster_json();
+  j["network"]["receive_holds_stage"] = 1;
+  expect_error(j, "/network/receive_holds_stage is 1");
+  EXPECT_THROW((void)load_cluster("no-such-cluster"), Error);
+}
+
+TEST(SimCluster, ShippedClustersLoad) {
+  for (const std::string& name : shipped_cluster_names()) {
+    const ClusterSpec c = load_cluster(name);
+    EXPECT_EQ(c.name, name);
+    EXPECT_GT(c.device.memory_bytes, 0);
+  }
+}
+
+TEST(SimPlan, ImpossibleLayoutsAreClearErrors) {
+  try {
+    (void)plan_of({"model.preset=mini", "layout.tp=3", "layout.dp=1", "layout.pp=1"});
+    FAIL() << "heads % tp accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.heads"), std::string::npos) << e.what();
+  }
+  // 1T parameters on one GPU can never fit: the estimate says so and names the biggest term.
+  const TrainPlan huge = plan_of({"model.preset=sp22-1t", "layout.dp=1", "layout.tp=1", "layout.pp=1",
+                                  "layout.micro_batch_size=1", "layout.micro_batches=1", "device=cuda"});
+  const SimResult r = simulate(huge, load_cluster("a100"), SimOptions{false});
+  EXPECT_FALSE(r.memory.fits());
+  EXPECT_NE(r.memory.advice().find("optimizer state"), std::string::npos) << r.memory.advice();
+}
+
+// Simulating a GPU plan needs no GPU, no data file and finishes fast even at scale.
+TEST(SimScale, OneTrillionParametersOnThreeThousandGpus) {
+  const TrainPlan plan = plan_of({"model.preset=sp22-1t", "layout.tp=8", "layout.pp=64", "layout.dp=6",
+                                  "layout.micro_batch_size=1", "layout.micro_batches=512",
+                                  "layout.sequence_parallel=true", "layout.recompute=selective", "device=cuda",
+                                  "data.train=/nonexistent.bin"});
+  const SimResult r = simulate(plan, load_cluster("a100"), SimOptions{false});
+  EXPECT_EQ(r.world_size, 3072);
+  EXPECT_GT(r.mfu, 0.2);
+  EXPECT_LT(r.mfu, 0.8);
+  EXPECT_LT(r.wall_s, 5.0);  // the bench holds it to 1 s; tests run on loaded machines
+}
+
+}  // namespace
+}  // namespace trident
