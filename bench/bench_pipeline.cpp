@@ -24,7 +24,6 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -35,6 +34,7 @@
 #include "schedules/analyzer.h"
 #include "schedules/executor.h"
 #include "schedules/generators.h"
+#include "schedules/trace_costs.h"
 #include "experiments/train/gpt_pipeline_stage.h"
 #include "tests/gpt_test_util.h"
 
@@ -108,34 +108,6 @@ double p2p_latency(Communicator& pp, const Shape& shape) {
   return trips[10] / 2.0;
 }
 
-// Per-chunk sums of action durations and counts {f, b, i, w, n_f, n_b, n_i, n_w}.
-void add_costs(const std::vector<TimedAction>& timeline, std::vector<double>& sums) {
-  for (const TimedAction& t : timeline) {
-    if (!t.action.is_compute() || t.action.type == ActionType::kFB) continue;  // an FB is two actions' time
-    const std::size_t k = static_cast<std::size_t>(t.action.chunk * 8 + static_cast<int>(t.action.type));
-    sums[k] += t.end - t.start;
-    sums[k + 4] += 1.0;
-  }
-}
-
-ActionCosts mean_costs(const std::vector<double>& sums, int chunks) {
-  ActionCosts costs;
-  for (int chunk = 0; chunk < chunks; ++chunk) {
-    std::array<double, 4> mean{};
-    for (std::size_t t = 0; t < 4; ++t) {
-      const double n = sums[static_cast<std::size_t>(chunk) * 8 + t + 4];
-      mean[t] = n > 0 ? sums[static_cast<std::size_t>(chunk) * 8 + t] / n : -1.0;
-    }
-    // A chunk that ran only split backwards (or only full ones) gets the other form as their sum
-    // (or halves): the analyzer needs both only where the schedule uses both.
-    if (mean[1] < 0) mean[1] = std::max(0.0, mean[2]) + std::max(0.0, mean[3]);
-    if (mean[2] < 0) mean[2] = mean[1] / 2;
-    if (mean[3] < 0) mean[3] = mean[1] / 2;
-    costs.per_chunk.push_back(mean);
-  }
-  return costs;
-}
-
 void BM_MiniBubble(benchmark::State& state, const std::string& name) {
   constexpr int kMicroBatches = 8;
   const int pp = g_world->size();
@@ -163,11 +135,11 @@ void BM_MiniBubble(benchmark::State& state, const std::string& name) {
     return st;
   };
   step();  // warm-up: allocations, MPI connections
-  std::vector<double> sums(static_cast<std::size_t>(s.num_chunks() * 8), 0.0);
+  std::vector<double> sums = action_time_sums(s.num_chunks());
   double bubble_sum = 0.0;
   for (auto _ : state) {
     const ExecutionStats last = step();
-    add_costs(last.timeline, sums);
+    add_action_times(last.timeline, sums);
     const double makespan = bench::max_over_ranks(last.step_s);
     double mine = (makespan - last.compute_s) / makespan;
     bench::sum_over_ranks(&mine, 1);
@@ -178,13 +150,8 @@ void BM_MiniBubble(benchmark::State& state, const std::string& name) {
 
   // Each chunk lives on one rank: the sum over ranks gathers every chunk's numbers everywhere.
   bench::sum_over_ranks(sums.data(), static_cast<int>(sums.size()));
-  ActionCosts costs = mean_costs(sums, s.num_chunks());
-  double f_total = 0.0, f_count = 0.0;
-  for (int chunk = 0; chunk < s.num_chunks(); ++chunk) {
-    f_total += sums[static_cast<std::size_t>(chunk) * 8];
-    f_count += sums[static_cast<std::size_t>(chunk) * 8 + 4];
-  }
-  g_mini_f_seconds = f_total / f_count;
+  ActionCosts costs = mean_action_costs(sums);
+  g_mini_f_seconds = costs.f;  // every chunk runs m forwards: the mean over chunks is the mean F
   // One-way latency between stages 0 and 1 (the other stages idle through it).
   double latency = 0.0;
   {

@@ -18,7 +18,8 @@
 //                    order of the four matches the paper's in each row.
 //   CPU runs         each run directory's median step time (metrics.jsonl, steps after the first
 //                    two) against `trident simulate` of its config.json on the calibrated cluster
-//                    (DIR/cpu.json if present, else the shipped cpu.json); mean and max |error| over
+//                    (DIR/cpu.json if present, else the shipped cpu.json), with the fastest and slowest
+//                    measured step (the run's own spread: other jobs on the machine); mean and max |error| over
 //                    the runs on 1–2 ranks, the oversubscribed runs (4, 8 ranks) listed apart.
 // Speed: BM_Simulate1T (one step of the 1T model on 3,072 A100s; target < 1 s) and
 // BM_Search175B (every layout of GPT-3 175B on 1,024 A100s, global batch 1,536; target < 60 s).
@@ -213,7 +214,11 @@ void zb_table(const ClusterSpec& a100) {
 
 // ---- CPU runs -----------------------------------------------------------------------------------
 
-double median_step_time(const std::string& metrics) {
+// Step times of a run (metrics.jsonl), steps after the first two: median, fastest, slowest.
+struct StepTimes {
+  double median = 0.0, min = 0.0, max = 0.0;
+};
+StepTimes step_times(const std::string& metrics) {
   std::ifstream in(metrics);
   std::vector<double> t;
   for (std::string line; std::getline(in, line);) {
@@ -222,15 +227,15 @@ double median_step_time(const std::string& metrics) {
     if (j.is_discarded() || !j.contains("step_time_s") || j.value("step", 0) <= 2) continue;
     t.push_back(j["step_time_s"].get<double>());
   }
-  if (t.empty()) return 0.0;
+  if (t.empty()) return {};
   std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return {t[t.size() / 2], t.front(), t.back()};
 }
 
 void cpu_runs(const std::string& dir, const std::string& cluster_path) {
   const ClusterSpec cpu = load_cluster(cluster_path);
   std::printf("== trident's own runs under %s, cluster %s ==\n", dir.c_str(), cpu.source.c_str());
-  std::printf("%-32s %5s %11s %11s %8s\n", "run", "ranks", "measured", "simulated", "error");
+  std::printf("%-22s %5s %11s %19s %11s %8s\n", "run", "ranks", "measured", "(fastest-slowest)", "simulated", "error");
   std::vector<fs::path> runs;
   for (const auto& entry : fs::directory_iterator(dir))
     if (fs::is_regular_file(entry.path() / "config.json") && fs::is_regular_file(entry.path() / "metrics.jsonl"))
@@ -239,12 +244,13 @@ void cpu_runs(const std::string& dir, const std::string& cluster_path) {
   Errors small, big;
   for (const fs::path& run : runs) {
     const TrainPlan plan = resolve_plan(read_train_config_file((run / "config.json").string()));
-    const double measured = median_step_time((run / "metrics.jsonl").string());
+    const StepTimes times = step_times((run / "metrics.jsonl").string());
+    const double measured = times.median;
     if (measured <= 0) continue;
     const SimResult s = simulate(plan, cpu, SimOptions{false});
     (plan.world_size() <= 2 ? small : big).add(s.step_time_s, measured);
-    std::printf("%-32s %5d %9.1f ms %9.1f ms %+7.2f%%\n", run.filename().c_str(), plan.world_size(), 1e3 * measured,
-                1e3 * s.step_time_s, 100 * (s.step_time_s / measured - 1));
+    std::printf("%-22s %5d %9.1f ms  (%6.0f-%6.0f ms) %9.1f ms %+7.2f%%\n", run.filename().c_str(), plan.world_size(),
+                1e3 * measured, 1e3 * times.min, 1e3 * times.max, 1e3 * s.step_time_s, 100 * (s.step_time_s / measured - 1));
   }
   std::printf("1-2 ranks: %zu runs, mean |error| %.2f%%, max %.2f%%", small.abs.size(), 100 * small.mean(), 100 * small.max());
   std::printf("; 4-8 ranks (oversubscribed): %zu runs, mean |error| %.2f%%, max %.2f%%\n\n", big.abs.size(),

@@ -46,5 +46,5 @@ run dp2_zero2_m4 2 layout.dp=2 layout.pp=1 layout.tp=1 layout.micro_batches=4 la
 run x4_dp2_pp2_m4 4 layout.dp=2 layout.pp=2 layout.tp=1 layout.micro_batches=4
 run x8_dp2_pp2_tp2_m4 8 layout.dp=2 layout.pp=2 layout.tp=2 layout.micro_batches=4
 
-"$build/bench/bench_simulator" --cpu-runs "$out" --benchmark_filter=none 2>&1 | sed -n '/== trident/,$p'
+"$build/bench/bench_simulator" --cpu-runs "$out" --benchmark_filter=none 2>&1 | sed -n '/== trident/,$p;/^bench_simulator:/p'
 echo "load average at the end: $(load)"

@@ -109,6 +109,7 @@ DataParallel::DataParallel(std::vector<DpTensor> tensors, Communicator* group, D
       b.used += t.value->numel();
     }
     b.padded = (b.used + dp_ - 1) / dp_ * dp_;  // reduce-scatter and all-gather need equal shards
+    largest_bucket_ = std::max(largest_bucket_, b.padded);
     b.shard_size = stage_ >= 1 ? b.padded / dp_ : b.padded;
     b.shard_begin = stage_ >= 1 ? rank_ * b.shard_size : 0;
     b.params = Buffer(MemoryKind::kWeights, stage_ == 3 ? b.shard_size : b.padded, device_);
@@ -265,20 +266,34 @@ void DataParallel::close_round(Bucket& b) {
   const Tensor& g = r.buffer.t;
   timed([&] { r.request = group_->reduce_scatter_async(g, g.slice0(b.shard_begin, b.shard_begin + b.shard_size), ReduceOp::kAvg); });
   b.reducing.push_back(std::move(r));
-  // Without overlap every reduction completes here; with it at most two rounds of a bucket stay in
-  // flight (a third waits for the first), bounding the buffers.
-  if (!options_.overlap || b.reducing.size() > 2) harvest(b, /*wait=*/true);
+  in_flight_.push_back(static_cast<int>(&b - buckets_.data()));
+  in_flight_elems_ += b.padded;
+  // Without overlap every reduction completes here. With it, the rounds in flight hold at most the
+  // largest bucket's worth of gradients, over all buckets and micro-batches (double buffering: one
+  // bucket reduced while the next accumulates): when the communication falls behind the backward,
+  // the backward waits for the oldest round instead of piling up buffers, which would cost more
+  // memory than sharding the gradients saves.
+  if (!options_.overlap) return harvest(b, /*wait=*/true);
+  while (in_flight_elems_ > largest_bucket_) reap(buckets_[static_cast<std::size_t>(in_flight_.front())], /*wait=*/true);
+}
+
+// Adds a bucket's oldest round into its gradient shard once its reduce-scatter completed (waiting
+// for it when `wait`); false if it has not.
+bool DataParallel::reap(Bucket& b, bool wait) {
+  Bucket::Reducing& r = b.reducing.front();
+  if (wait) timed([&] { r.request.wait(); });
+  else if (!r.request.test()) return false;
+  ops_for(device_).axpy(1.0f, r.buffer.t.slice0(b.shard_begin, b.shard_begin + b.shard_size), b.grads.t);
+  b.reducing.pop_front();
+  in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), static_cast<int>(&b - buckets_.data())));
+  in_flight_elems_ -= b.padded;
+  return true;
 }
 
 // Adds completed rounds into the gradient shard (all of them when `wait`), oldest first.
 void DataParallel::harvest(Bucket& b, bool wait) {
-  while (!b.reducing.empty()) {
-    Bucket::Reducing& r = b.reducing.front();
-    if (wait) timed([&] { r.request.wait(); });
-    else if (!r.request.test()) return;
-    ops_for(device_).axpy(1.0f, r.buffer.t.slice0(b.shard_begin, b.shard_begin + b.shard_size), b.grads.t);
-    b.reducing.pop_front();
-  }
+  while (!b.reducing.empty())
+    if (!reap(b, wait)) return;
 }
 
 void DataParallel::finish_grad_reduce() {

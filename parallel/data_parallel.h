@@ -16,8 +16,9 @@
 //
 // so with Ψ = the rank's parameters (Σ P over its buckets) the model state per rank is 16Ψ, 8Ψ +
 // 8Ψ/N, 4Ψ + 12Ψ/N and 16Ψ/N bytes. Transient buffers are communication buffers: under ZeRO-2/3 a
-// bucket's gradients of one micro-batch ([P], from the bucket's first backward-weight to its
-// reduce-scatter), under ZeRO-3 a bucket's gathered parameters ([P], while its layers compute).
+// bucket's gradients of one micro-batch ([P], from the bucket's first backward-weight to the end of
+// its reduce-scatter; those being reduce-scattered hold at most the largest bucket's size in all),
+// under ZeRO-3 a bucket's gathered parameters ([P], while its layers compute).
 // Every buffer is labelled in its allocator (core/allocator.h), so the peak memory's breakdown into
 // weights / gradients / optimizer state / communication buffers / the rest is exact.
 //
@@ -138,6 +139,7 @@ class DataParallel {
   // Stages 2-3.
   void open_round(Bucket& b);
   void close_round(Bucket& b);
+  bool reap(Bucket& b, bool wait);
   void harvest(Bucket& b, bool wait);
   // Stage 3.
   void request_gather(Bucket& b);
@@ -156,6 +158,9 @@ class DataParallel {
   std::vector<DpTensor> tensors_;
   std::vector<Shape> shapes_;
   std::vector<bool> final_;  // stages 0-1: per tensor, final this step
+  // Stages 2-3: the closed rounds being reduce-scattered, by bucket in issue order, and their size.
+  std::deque<int> in_flight_;
+  std::int64_t in_flight_elems_ = 0, largest_bucket_ = 0;
   double exposed_s_ = 0.0;
 };
 

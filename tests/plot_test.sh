@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `trident plot` of every kind from the committed fixtures (tests/fixtures/sweeps/: a 2-stage run's
-# trace.json + config.json, a schedules sweep's results.csv, a scaling sweep's results.csv): each
+# trace.json + config.json, the results.csv of a schedules, a layouts and a scaling sweep): each
 # writes a valid PNG and SVG; the timeline also writes the analyzer's trace; bad input exits non-zero
 # with a message. Usage: plot_test.sh TRIDENT_BINARY FIXTURES WORKDIR
 set -uo pipefail
@@ -33,6 +33,8 @@ plot compare "$fixtures/schedules.csv" "$work/compare"
 plot memory "$fixtures/schedules.csv" "$work/memory"
 plot memory "$fixtures/schedules.csv" "$work/memory_pp4" --where layout.pp=4
 plot scaling "$fixtures/scaling.csv" "$work/scaling"
+plot compare "$fixtures/layouts.csv" "$work/compare_layouts"   # one point per layout: one bar each
+plot memory "$fixtures/layouts.csv" "$work/memory_layouts"     # one group of stage bars per point
 
 # Bad input: a clear message, a non-zero exit, no figure.
 out=$("$trident" plot gantt --input "$fixtures/schedules.csv" --out "$work/x.png" 2>&1) && fail "an unknown kind passed"

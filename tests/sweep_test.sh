@@ -62,6 +62,10 @@ for r in ok:
     assert 0 < f("sim_step_time_s") < 1 and f("sim_tokens_per_s") > 0, r
     assert r["sim_cluster"] == "h100" and 0 <= f("sim_bubble_frac") < 1 and 0 < f("sim_mfu") <= 1, r
     assert f("sim_peak_mem_max_bytes") > 0, r
+    # the simulator's memory model per stage, beside the measured peaks (same plan: close)
+    sim_stages = [float(x) for x in r["sim_peak_mem_per_stage_bytes"].split(";")]
+    assert len(sim_stages) == pp and max(sim_stages) == f("sim_peak_mem_max_bytes"), r
+    assert all(0.5 < s / m < 2.0 for s, m in zip(sim_stages, stages)), (sim_stages, stages)
 # The same rows as JSON lines, typed.
 import json, os
 lines = [json.loads(l) for l in open(os.path.join(os.path.dirname(sys.argv[1]), "results.jsonl"))]

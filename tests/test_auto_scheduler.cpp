@@ -260,5 +260,32 @@ TEST(TraceCosts, MeansPerChunkAndTypeAndSaysWhatWasEstimated) {
   EXPECT_THROW(costs_from_trace(path), Error);
 }
 
+// The executor's timeline reads the same way (the trainer's predicted bubble, bench_pipeline): an
+// overlapped FB and the communication are not costs of a single action.
+TEST(TraceCosts, TimelineSumsSkipOverlappedPairsAndCommunication) {
+  std::vector<double> sums = action_time_sums(2);
+  add_action_times({{0, F(0, 0), 0.0, 1.0},
+                    {0, F(1, 0), 1.0, 4.0},
+                    {0, I(0, 0), 4.0, 5.0},
+                    {0, W(0, 0), 5.0, 7.0},
+                    {1, FB(1, 1, 0, 1), 0.0, 9.0},
+                    {1, F(0, 1), 9.0, 11.0},
+                    {1, B(1, 1), 11.0, 15.0},
+                    {1, Action{ActionType::kSendF, 0, 1}, 15.0, 16.0}},
+                   sums);
+  ASSERT_EQ(sums.size(), 16u);
+  std::vector<std::string> notes;
+  const ActionCosts c = mean_action_costs(sums, &notes);
+  ASSERT_EQ(c.per_chunk.size(), 2u);
+  EXPECT_DOUBLE_EQ(c.per_chunk[0][0], 2.0);  // (1 + 3) / 2
+  EXPECT_DOUBLE_EQ(c.per_chunk[0][1], 3.0);  // B = I + W
+  EXPECT_DOUBLE_EQ(c.per_chunk[1][0], 2.0);  // the FB's 9 not counted
+  EXPECT_DOUBLE_EQ(c.per_chunk[1][1], 4.0);
+  EXPECT_DOUBLE_EQ(c.per_chunk[1][2], 2.0);  // I = W = B/2, said so
+  EXPECT_DOUBLE_EQ(c.f, 2.0);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("chunk 1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace trident

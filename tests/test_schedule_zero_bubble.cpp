@@ -1,5 +1,5 @@
 // The newer schedules against what their papers state: ZB-H2's and ZB-V's bubbles (ZB-H1's is in
-// test_schedule_analyzer.cpp), breadth-first's, DualPipeV's shape; the registry; and the ranking of
+// test_schedule_analyzer.cpp), breadth-first's, DualPipeV's bubble and shape; the registry; and the ranking of
 // 1F1B, 1F1B-I, ZB-1p and ZB-2p on the zero-bubble paper's profiled costs (its Table 9), row by
 // row against its measured throughputs (Table 4; ../shared/published_results.md).
 #include <gtest/gtest.h>
@@ -39,6 +39,8 @@ TEST(ZeroBubble, ZbH2SpanBubbleIsPMinusOneTimesFPlusIMinusTwoW) {
         SCOPED_TRACE(where(p, m) + " f=" + std::to_string(f) + " i=" + std::to_string(i) + " w=" + std::to_string(w));
         const Analysis a = analyze(zb_h2(p, m), split_costs(f, i, w));
         EXPECT_DOUBLE_EQ(max_of(a.span_bubble), (p - 1) * (f + i - 2 * w));
+        // trident's synchronised step adds the parallelogram's slant where the span has no bubble.
+        EXPECT_DOUBLE_EQ(max_of(a.bubble), (p - 1) * std::max(f, f + i - 2 * w));
         for (int r = 0; r < p; ++r) EXPECT_DOUBLE_EQ(a.busy[r], m * (f + i + w)) << "stage " << r;
         EXPECT_EQ(max_of(a.peak_stash), 2 * p - 1);
         if (f == i && i == w) {
@@ -78,6 +80,23 @@ TEST(ZeroBubble, LoopedBfsIsInterleavedGpipe) {
         const Analysis a = analyze(looped_bfs(p, v, m), split_costs(1, 1, 1));
         EXPECT_DOUBLE_EQ(a.makespan, (v * m + p - 1) * 3.0);
         EXPECT_EQ(max_of(a.peak_stash), v * m);
+      }
+    }
+  }
+}
+
+// DualPipe's stated bubble (github.com/deepseek-ai/DualPipe, README: (PP/2 − 1)(F&B + B − 3W) for
+// PP ranks; its V form on pp ranks, two chunks each: (pp − 1)(F&B + B − 3W), F, B = I + W and W of
+// one chunk). trident runs an overlapped pair on one stream, F&B = F + B, and the analyzer's step
+// bubble then equals the stated one whenever F = I >= W, at every m >= 2pp.
+TEST(ZeroBubble, DualPipeVBubbleIsDualPipesFormula) {
+  for (const auto& [f, w] : {std::pair{1.0, 1.0}, std::pair{1.0, 0.5}, std::pair{1.0, 0.25}, std::pair{2.0, 1.5}}) {
+    const double i = f, b = i + w, fb = f + b;
+    for (int p : {2, 3, 4, 8}) {
+      for (int m : {2 * p, 2 * p + 3, 3 * p + 1}) {
+        SCOPED_TRACE(where(p, m) + " f=i=" + std::to_string(f) + " w=" + std::to_string(w));
+        const Analysis a = analyze(dual_pipe_v(p, m), split_costs(f, i, w));
+        EXPECT_DOUBLE_EQ(max_of(a.bubble), (p - 1) * (fb + b - 3 * w));
       }
     }
   }

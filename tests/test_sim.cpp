@@ -3,7 +3,10 @@
 // hand arithmetic of what the layers keep, and clear errors for bad cluster files and plans.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <set>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -15,6 +18,7 @@
 #include "experiments/sim/cluster.h"
 #include "experiments/sim/cost_model.h"
 #include "experiments/sim/memory_model.h"
+#include "experiments/sim/search.h"
 #include "experiments/sim/simulator.h"
 #include "experiments/sim/timeline.h"
 #include "schedules/analyzer.h"
@@ -242,6 +246,63 @@ TEST(SimPlan, ImpossibleLayoutsAreClearErrors) {
   const SimResult r = simulate(huge, load_cluster("a100"), SimOptions{false});
   EXPECT_FALSE(r.memory.fits());
   EXPECT_NE(r.memory.advice().find("optimizer state"), std::string::npos) << r.memory.advice();
+}
+
+// ---- search ------------------------------------------------------------------------------------
+
+// Every candidate is a valid layout of the device count; what fits comes first, best first, and is
+// exactly what `simulate` says of that plan; what does not fit needs more than the device has.
+TEST(SimSearch, EnumeratesValidLayoutsDropsWhatDoesNotFitAndRanksByThroughput) {
+  nlohmann::json doc = test_cluster_json();
+  const TrainConfig base = read_train_config(nlohmann::json::object(), {"model.preset=mini", "device=cuda"});
+  SearchSpace space;
+  space.devices = 4;
+  space.global_batch = 8;
+  space.micro_batch_sizes = {1, 2};
+  // Capacity between the smallest and the largest need, so that both kinds of row exist.
+  doc["device"]["memory_bytes"] = 1e12;
+  const SearchResult all = search_layouts(base, space, parse_cluster(doc, "test"));
+  std::int64_t lo = all.rows.front().peak_memory_bytes, hi = lo;
+  for (const SearchRow& r : all.rows) lo = std::min(lo, r.peak_memory_bytes), hi = std::max(hi, r.peak_memory_bytes);
+  ASSERT_LT(lo, hi);
+  doc["device"]["memory_bytes"] = static_cast<double>((lo + hi) / 2);
+  const ClusterSpec cluster = parse_cluster(doc, "test");
+  const SearchResult r = search_layouts(base, space, cluster);
+
+  EXPECT_EQ(r.candidates, static_cast<int>(r.rows.size()));
+  EXPECT_GT(r.simulated, 0);
+  EXPECT_LT(r.simulated, r.candidates);
+  std::set<std::string> schedules;
+  std::set<std::tuple<int, int, int>> meshes;
+  for (std::size_t i = 0; i < r.rows.size(); ++i) {
+    const SearchRow& x = r.rows[i];
+    EXPECT_EQ(x.tp * x.pp * x.dp, 4);
+    EXPECT_EQ(static_cast<std::int64_t>(x.dp) * x.micro_batch_size * x.micro_batches, 8);
+    EXPECT_EQ(x.fits, i < static_cast<std::size_t>(r.simulated));
+    EXPECT_EQ(x.fits, x.peak_memory_bytes <= doc["device"]["memory_bytes"].get<double>());
+    if (x.fits && i > 0) {
+      EXPECT_GE(r.rows[i - 1].tokens_per_s, x.tokens_per_s);
+    }
+    EXPECT_TRUE(x.tp > 1 || !x.sequence_parallel);
+    EXPECT_TRUE(x.dp > 1 || x.zero == 0);
+    schedules.insert(x.schedule);
+    meshes.insert({x.tp, x.pp, x.dp});
+  }
+  EXPECT_EQ(meshes.size(), 6u);  // every (tp, pp, dp) of 4 devices is a valid layout of mini
+  for (std::string_view name : schedule_names()) EXPECT_TRUE(schedules.count(std::string(name))) << name;
+
+  // The best row is the simulation of its plan.
+  const SearchRow& best = r.rows.front();
+  TrainConfig c = base;
+  c.layout.tp = best.tp, c.layout.pp = best.pp, c.layout.dp = best.dp, c.layout.v = best.v;
+  c.layout.micro_batch_size = best.micro_batch_size, c.layout.micro_batches = best.micro_batches;
+  c.layout.schedule = best.schedule, c.layout.recompute = best.recompute;
+  c.layout.sequence_parallel = best.sequence_parallel, c.layout.zero = best.zero;
+  EXPECT_NEAR(simulate(resolve_plan(c), cluster, SimOptions{false}).step_time_s, best.step_time_s, 1e-12);
+
+  const std::string csv = search_csv(r);
+  EXPECT_EQ(static_cast<std::size_t>(std::count(csv.begin(), csv.end(), '\n')), r.rows.size() + 1);
+  EXPECT_EQ(csv.rfind("rank,tp,pp,dp,v,schedule", 0), 0u);
 }
 
 // Simulating a GPU plan needs no GPU, no data file and finishes fast even at scale.

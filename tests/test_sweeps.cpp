@@ -3,6 +3,7 @@
 // resume keys; the CSV is whole and quoted; filters evaluate like Python.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -185,6 +186,34 @@ TEST_F(SweepResultsFiles, LatestRecordPerPointAndResume) {
   EXPECT_NE(header.find(",world_size,steps_run,"), std::string::npos);
   EXPECT_NE(header.find(",status,error,exit_code,wall_s,dir"), std::string::npos);
   EXPECT_NE(row.find(",ok,,0,1.5,"), std::string::npos) << row;
+}
+
+// A row maps summary.json's aggregates and the simulator's sim.json onto their columns: per-stage
+// peaks measured and simulated side by side, the simulator's per stage the largest over its ranks.
+TEST_F(SweepResultsFiles, RowHoldsTheRunsAggregatesAndTheSimulatorsPrediction) {
+  const auto points = expand_sweep(spec_of(R"({
+    "base": {"model": {"layers": 2, "hidden": 32, "heads": 2, "seq_len": 16}, "layout": {"dp": 2, "tp": 1}},
+    "grid": {"layout.pp": [2]}})"), dir_.string());
+  const SweepPoint& p = points[0];
+  std::filesystem::create_directories(p.dir);
+  std::ofstream(std::filesystem::path(p.dir) / "summary.json")
+      << R"({"steps": 4, "step_time_s": {"median": 0.02, "p10": 0.01, "p90": 0.03, "mean": 0.025},
+             "tokens_per_s": 1000, "peak_mem_bytes": {"min": 5, "max": 7, "per_stage": [7, 5]}})";
+  std::ofstream(std::filesystem::path(p.dir) / "sim.json")
+      << R"({"cluster": "cpu", "step_time_s": 0.018, "bubble_frac": 0.2, "peak_memory_bytes": 8,
+             "stages": [{"stage": 0, "rank": 0, "peak_memory_bytes": 6}, {"stage": 1, "rank": 1, "peak_memory_bytes": 5},
+                        {"stage": 0, "rank": 2, "peak_memory_bytes": 8}, {"stage": 1, "rank": 3, "peak_memory_bytes": 4}]})";
+  const ojson row = result_row(p, {"ok", "", 0, 2.0});
+  EXPECT_EQ(row.at("step_time_median_s"), 0.02);
+  EXPECT_EQ(row.at("tokens_per_s"), 1000);
+  EXPECT_EQ(row.at("peak_mem_per_stage_bytes"), ojson::parse("[7, 5]"));
+  EXPECT_EQ(row.at("sim_cluster"), "cpu");
+  EXPECT_EQ(row.at("sim_step_time_s"), 0.018);
+  EXPECT_EQ(row.at("sim_peak_mem_max_bytes"), 8);
+  EXPECT_EQ(row.at("sim_peak_mem_per_stage_bytes"), ojson::parse("[8, 5]"));
+  EXPECT_TRUE(row.at("sim_mfu").is_null());  // absent in sim.json: an empty cell, not a made-up value
+  const ojson failed = result_row(p, {"failed", "boom", 1, 1.0});
+  EXPECT_TRUE(failed.at("tokens_per_s").is_null());  // a failed run's stale summary is not read
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/safetensors.h"
+#include "experiments/sim/memory_model.h"
 #include "tests/training_test_util.h"
 
 namespace trident {
@@ -63,7 +64,9 @@ void expect_same_checkpoint(const std::string& got, const std::string& want, int
           if (qkv_bias && i >= h && i < 2 * h) continue;  // the key bias: see above
           diff += (g - w) * (g - w), norm += w * w;
         }
-        if (rel == 0) EXPECT_EQ(differ, 0) << what << ": " << name << " differs in " << differ << " elements";
+        if (rel == 0) {
+          EXPECT_EQ(differ, 0) << what << ": " << name << " differs in " << differ << " elements";
+        }
         const double err = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
         if (err > worst) worst = err, worst_name = name;
       }
@@ -131,13 +134,17 @@ TEST(Zero, SchedulesRecomputeAndSequenceParallelism) {
 }
 
 // Per-rank model state (weights + gradients + Adam moments, f32) against 16Ψ, 8Ψ + 8Ψ/N, 4Ψ + 12Ψ/N
-// and 16Ψ/N, Ψ being the parameters the rank holds, as the step's peak-memory breakdown reports it.
+// and 16Ψ/N, Ψ being the parameters the rank holds, as the step's peak-memory breakdown reports it
+// (the allocator's labels at the moment of the peak); and against the memory model
+// (experiments/sim/memory_model.h) that the simulator reports and the trainer's pre-check trusts.
 TEST(Zero, ModelStateFollowsTheFormula) {
   const int n = test_world().size();
   for (int zero = 0; zero <= 3; ++zero) {
     TrainConfig c = base_config(n, 1, 1, 1, 2);
     c.layout.zero = zero;
-    Trainer t(resolve_plan(c), test_world());
+    const TrainPlan plan = resolve_plan(c);
+    const MemoryBreakdown predicted = estimate_memory(plan, DeviceType::kCPU).stages.at(0);
+    Trainer t(plan, test_world());
     const StepRecord r = t.train_step();
     double psi = 0;
     for (Parameter* p : t.stage().parameters()) psi += static_cast<double>(p->spec().local_shape().numel());
@@ -149,11 +156,20 @@ TEST(Zero, ModelStateFollowsTheFormula) {
     EXPECT_NEAR(static_cast<double>(m.weights), 4 * psi / (z == 3 ? n : 1), 0.05 * 4 * psi / (z == 3 ? n : 1));
     EXPECT_NEAR(static_cast<double>(m.gradients), 4 * psi / (z >= 2 ? n : 1), 0.05 * 4 * psi / (z >= 2 ? n : 1));
     EXPECT_NEAR(static_cast<double>(m.optimizer_state), 8 * psi / (z >= 1 ? n : 1), 0.05 * 8 * psi / (z >= 1 ? n : 1));
+    EXPECT_EQ(m.weights, predicted.weights) << "ZeRO-" << zero << ": the memory model's weights";
+    EXPECT_EQ(m.gradients, predicted.gradients) << "ZeRO-" << zero << ": the memory model's gradients";
+    EXPECT_EQ(m.optimizer_state, predicted.optimizer_state) << "ZeRO-" << zero << ": the memory model's optimizer state";
+    // Transient buffers at the peak are at most what the model budgets for them.
+    EXPECT_LE(m.comm_buffers, predicted.communication) << "ZeRO-" << zero;
     EXPECT_GT(m.activations, 0);
     EXPECT_EQ(m.weights + m.gradients + m.optimizer_state + m.comm_buffers + m.activations, r.peak_mem_max);
     if (test_world().rank() == 0)
-      std::printf("ZeRO-%d on %d ranks: model state %.0f B, formula %.0f B (%+.2f %%); comm buffers %lld B\n", zero, n,
-                  measured, expected[z], 100.0 * (measured / expected[z] - 1.0), static_cast<long long>(m.comm_buffers));
+      std::printf("ZeRO-%d on %d ranks: model state %.0f B, formula %.0f B (%+.2f %%), memory model %lld B; comm buffers "
+                  "%lld B (model: at most %lld B); peak %lld B\n",
+                  zero, n, measured, expected[z], 100.0 * (measured / expected[z] - 1.0),
+                  static_cast<long long>(predicted.weights + predicted.gradients + predicted.optimizer_state),
+                  static_cast<long long>(m.comm_buffers), static_cast<long long>(predicted.communication),
+                  static_cast<long long>(r.peak_mem_max));
   }
 }
 

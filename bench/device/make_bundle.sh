@@ -31,7 +31,7 @@ PROGRAMS=(test_gpu test_gpu_mpi test_nccl_comm bench_cuda_ops bench_gpt_step tri
 # Runtime packages of those programs and of mpirun (Debian 12 names). libstdc++6 and libgcc-s1 go to
 # fallback/ (see run_on_device.sh).
 PACKAGES=(libopenmpi3 openmpi-bin openmpi-common libpmix2 libhwloc15 libevent-core-2.1-7
-          libevent-pthreads-2.1-7 libudev1 zlib1g libopenblas0-pthread libgfortran5 libquadmath0
+          libevent-pthreads-2.1-7 libudev1 zlib1g libmunge2 libopenblas0-pthread libgfortran5 libquadmath0
           libboost-program-options1.74.0 libbenchmark1debian)
 FALLBACK_PACKAGES=(libstdc++6 libgcc-s1)
 # What the machine provides: glibc's libraries and NVIDIA's (driver, toolkit, cuDNN, NCCL).
@@ -83,6 +83,12 @@ rm -rf "$STAGE/fallback-root"
 # Only what runs: no docs, headers, compiler wrappers, Fortran/Java/OpenSHMEM bindings or LAPACK.
 S=$STAGE/sysroot
 LIB=$S/usr/lib/x86_64-linux-gnu
+# A few Debian 12 packages (zlib1g) still ship /lib/x86_64-linux-gnu; merge it into usr/ as merged-/usr
+# systems do, so one library directory holds everything.
+if [ -d "$S/lib" ]; then
+  cp -a "$S/lib/." "$S/usr/lib/"
+  rm -rf "$S/lib"
+fi
 rm -rf "$S/usr/share/doc" "$S/usr/share/man" "$S/usr/share/lintian" "$S/usr/lib/x86_64-linux-gnu/openmpi/include"
 rm -f "$LIB"/libmpi_{mpifh,usempi,java}* "$LIB"/liboshmem* "$LIB"/libompitrace* "$LIB"/libmpi_cxx* \
   "$LIB"/openblas-pthread/liblapack* "$LIB"/openblas-pthread/libblas*
@@ -114,11 +120,22 @@ for so in "$LIB"/openmpi/lib/openmpi3/*.so "$LIB"/pmix2/lib/pmix/*.so "$LIB"/hwl
     rm -f "$so"
   fi
 done
+# Open MPI's common libraries of those transports (libmca_common_ucx/ofi/verbs) serve only the
+# plugins just dropped (a plugin that links one resolves its libraries too, so it went with them).
+for so in "$LIB"/libmca_common_*.so.*.*; do
+  [ -f "$so" ] && [ ! -L "$so" ] || continue
+  missing=$(outside "$so" | tr '\n' ' ')
+  if [ -n "$missing" ]; then
+    dropped+=("$(basename "$so") (needs $missing)")
+    rm -f "$so"
+    find "$LIB" -maxdepth 1 -xtype l -name 'libmca_common_*' -delete  # its now-dangling .so.N links
+  fi
+done
 for f in "$STAGE"/bin/* $(find "$S" -name '*.so*' -type f); do
   missing=$(outside "$f" | tr '\n' ' ')
   [ -z "$missing" ] || die "$(basename "$f") needs $missing, which neither the bundle nor the device machine has"
 done
-say "dropped ${#dropped[@]} Open MPI/PMIx plugins whose libraries the machine lacks (InfiniBand, UCX, OFI, PSM)"
+say "dropped ${#dropped[@]} Open MPI/PMIx plugins and common libraries whose libraries the machine lacks (InfiniBand, UCX, OFI, PSM)"
 
 # ---- 4. manifest and payload --------------------------------------------------------------------
 {

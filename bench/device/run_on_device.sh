@@ -7,17 +7,19 @@
 #   bash bench/device/run_on_device.sh                  # every step, in priority order
 #   bash bench/device/run_on_device.sh gpt_step paths   # only these steps (names: `--list`)
 #
-# Environment: OUT (default ./device-out), BUDGET_S (default 480: the steps end by then, well under
-# the tool's 600 s), BUNDLE (default bench/device/bundle/payload.tar.xz).
+# Environment: OUT (default ./device-out), BUDGET_S (default 420: the steps end by then; with the
+# machine's start that leaves a 15-minute session room for one rerun, see README.md), BUNDLE (default
+# bench/device/bundle/payload.tar.xz).
 #
 # $OUT receives at most 8 files (the tool's limit): summary.txt (one line per step), summary.json,
 # environment.txt (GPU, driver, libraries found), bench_cuda_ops.json, bench_gpt_step.json,
-# train_metrics.jsonl, logs.tar.gz (every step's log and JSON).
+# train_metrics.jsonl, gpt_step_simulated.json (the simulator's estimate of the benchmarked step, for
+# peak_GB against weights + grads + Adam + activations), logs.tar.gz (every step's log and JSON).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${OUT:-$ROOT/device-out}
-BUDGET_S=${BUDGET_S:-480}
+BUDGET_S=${BUDGET_S:-420}
 BUNDLE=${BUNDLE:-$ROOT/bench/device/bundle/payload.tar.xz}
 R=/tmp/trident-device            # the unpacked bundle
 W=/tmp/trident-device-work       # logs and JSON, packed into $OUT at the end
@@ -28,15 +30,25 @@ DEADLINE=$((START + BUDGET_S))
 # name|timeout seconds|command (run by bash -c from $W, with the environment below)
 MPI="mpirun --oversubscribe --bind-to none -x LD_LIBRARY_PATH -x OPENBLAS_NUM_THREADS -x TRIDENT_COMM_TIMEOUT_S"
 GPU_MPI="$MPI -np %s $R/bin/test_gpu_mpi --gtest_filter=%s"
+# The simulator's time and memory for bench_gpt_step's GPU case (gpt_1_3b(): L24 h2048 nh16 S1024
+# V50304, one micro-batch of 8, bf16 + f32 master, one rank) on its H200 cluster file: peak_GB
+# measured against weights + grads + Adam + activations predicted. CPU only; the cluster file is read
+# from this tree (the binary's built-in path is this machine's).
+SIMULATE_GPT_STEP="$R/bin/trident simulate --cluster $ROOT/experiments/sim/clusters/h200.json \
+  --set model.layers=24 --set model.hidden=2048 --set model.heads=16 --set model.seq_len=1024 \
+  --set model.vocab=50304 --set layout.dp=1 --set layout.pp=1 --set layout.tp=1 \
+  --set layout.micro_batches=1 --set layout.micro_batch_size=8 --set device=cuda --set precision=bf16 \
+  --json $W/gpt_step_simulated.json"
 STEPS=(
   "preflight|60|preflight"
-  "test_gpu|200|$R/bin/test_gpu --gtest_output=json:$W/test_gpu.json"
+  "test_gpu|120|$R/bin/test_gpu --gtest_output=json:$W/test_gpu.json"
   "paths_clip_skip|90|$(printf "$GPU_MPI" 1 GpuTrainingPaths.ClipAndNonFiniteSkipMatchCpu)"
   "paths_zero1_ckpt_eval|120|$(printf "$GPU_MPI" 2 GpuTrainingPaths.ZeroOneCheckpointAndEvaluationMatchCpu)"
   "paths_bf16_resume|90|$(printf "$GPU_MPI" 1 GpuTrainingPaths.MixedPrecisionResumeFollowsUninterruptedRun)"
   "serial_parity|90|$(printf "$GPU_MPI" 1 GpuTraining.SerialF32MatchesCpu)"
   "bench_cuda_ops|150|$R/bin/bench_cuda_ops --benchmark_out=$W/bench_cuda_ops.json --benchmark_out_format=json"
   "gpt_step|240|$R/bin/bench_gpt_step --benchmark_filter=gpu --benchmark_out=$W/bench_gpt_step.json --benchmark_out_format=json"
+  "gpt_step_simulated|30|$SIMULATE_GPT_STEP"
   "tp2_parity|120|$(printf "$GPU_MPI" 2 GpuTraining.TensorParallelF32MatchesCpuSerial)"
   "pp2_parity|150|$(printf "$GPU_MPI" 2 GpuTraining.PipelineF32MatchesCpuSerial)"
   "3d_bf16_parity|240|$(printf "$GPU_MPI" 8 GpuTraining.ThreeDMixedPrecisionFollowsCpuTrajectory)"
@@ -67,6 +79,8 @@ find_lib_dir() {
 setup_cuda_libs() {
   local roots=(/usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda)
   local py
+  # The `nvidia` namespace package of the machine's python3 (the PyTorch one), wherever it lives.
+  py=$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])' 2>/dev/null) && [ -d "$py" ] && roots+=("$py")
   for py in /opt/torch/.venv/lib/python3*/site-packages/nvidia /usr/local/lib/python3*/dist-packages/nvidia \
     /usr/lib/python3/dist-packages/nvidia; do
     [ -d "$py" ] && roots+=("$py")
@@ -203,7 +217,7 @@ finish() {
   mkdir -p "$OUT"
   cp "$W/summary.txt" "$W/summary.json" "$OUT/" 2>/dev/null
   [ -f "$W/preflight.log" ] && cp "$W/preflight.log" "$OUT/environment.txt"
-  for f in bench_cuda_ops.json bench_gpt_step.json train_metrics.jsonl; do
+  for f in bench_cuda_ops.json bench_gpt_step.json gpt_step_simulated.json train_metrics.jsonl; do
     [ -f "$W/$f" ] && cp "$W/$f" "$OUT/"
   done
   tar -C "$W" --exclude='cli_run/checkpoints' --exclude='cli_resumed/checkpoints' -czf "$OUT/logs.tar.gz" . 2>/dev/null
@@ -215,6 +229,7 @@ finish() {
   done
   grep -a -E '^(gpt_step|gemm/square|gemm/h2048|attention/)' "$W/bench_cuda_ops.log" "$W/gpt_step.log" 2>/dev/null |
     sed 's/^[^:]*://' | cut -c1-200 | head -40
+  grep -a -E '^ *(step |stage|0 )' "$W/gpt_step_simulated.log" 2>/dev/null | cut -c1-200
 }
 
 # ---- main ---------------------------------------------------------------------------------------

@@ -84,46 +84,27 @@ inline void backward_input_row(const float* dout, const float* x, const float* w
   }
 }
 
-}  // namespace
-
-void CpuOps::layernorm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, const Tensor& out,
-                               const Tensor& mean, const Tensor& rstd) const {
-  const char* op = "layernorm_forward";
+// The shared body of layernorm_forward and add_layernorm_forward. With a residual pair (a, b not
+// null) each row x = a + b is written first and normalised while it is in L1 (x is then called
+// "sum" in messages); without, x is normalised as it is.
+void normalise_rows(const char* op, const Tensor* a, const Tensor* b, const Tensor& x, const Tensor& weight,
+                    const Tensor& bias, float eps, const Tensor& out, const Tensor& mean, const Tensor& rstd) {
+  const char* xname = a != nullptr ? "sum" : "x";
   const std::int64_t n = check_ln(op, x, "weight", weight, mean, rstd);
+  if (a != nullptr) {
+    cpu::check_f32(op, "a", *a);
+    cpu::check_f32(op, "b", *b);
+    cpu::check_same_shape(op, xname, x, "a", *a);
+    cpu::check_same_shape(op, xname, x, "b", *b);
+  }
   cpu::check_f32(op, "bias", bias);
   cpu::check_f32(op, "out", out);
+  cpu::check_same_shape(op, xname, x, "out", out);
   cpu::check_same_shape(op, "weight", weight, "bias", bias);
-  cpu::check_same_shape(op, "x", x, "out", out);
   const std::int64_t c = x.dim(-1);
-  const float* xp = x.data<float>();
-  const float* w = weight.data<float>();
-  const float* b = bias.data<float>();
-  float* o = out.data<float>();
-  float* mp = mean.data<float>();
-  float* rp = rstd.data<float>();
-  cpu::parallel_for(n, cpu::row_grain(c), [=](std::int64_t lo, std::int64_t hi) {
-    for (std::int64_t r = lo; r < hi; ++r) forward_row(xp + r * c, w, b, eps, c, o + r * c, mp + r, rp + r);
-  });
-}
-
-// sum = a + b, then LayerNorm of each sum row while it is in L1.
-void CpuOps::add_layernorm_forward(const Tensor& a, const Tensor& b, const Tensor& sum, const Tensor& weight,
-                                   const Tensor& bias, float eps, const Tensor& out, const Tensor& mean,
-                                   const Tensor& rstd) const {
-  const char* op = "add_layernorm_forward";
-  const std::int64_t n = check_ln(op, sum, "weight", weight, mean, rstd);
-  cpu::check_f32(op, "a", a);
-  cpu::check_f32(op, "b", b);
-  cpu::check_f32(op, "bias", bias);
-  cpu::check_f32(op, "out", out);
-  cpu::check_same_shape(op, "sum", sum, "a", a);
-  cpu::check_same_shape(op, "sum", sum, "b", b);
-  cpu::check_same_shape(op, "sum", sum, "out", out);
-  cpu::check_same_shape(op, "weight", weight, "bias", bias);
-  const std::int64_t c = sum.dim(-1);
-  const float* ap = a.data<float>();
-  const float* bp = b.data<float>();
-  float* sp = sum.data<float>();
+  const float* ap = a != nullptr ? a->data<float>() : nullptr;
+  const float* bp = b != nullptr ? b->data<float>() : nullptr;
+  float* xp = x.data<float>();
   const float* w = weight.data<float>();
   const float* bi = bias.data<float>();
   float* o = out.data<float>();
@@ -131,11 +112,26 @@ void CpuOps::add_layernorm_forward(const Tensor& a, const Tensor& b, const Tenso
   float* rp = rstd.data<float>();
   cpu::parallel_for(n, cpu::row_grain(c), [=](std::int64_t lo, std::int64_t hi) {
     for (std::int64_t r = lo; r < hi; ++r) {
-      float* srow = sp + r * c;
-      for (std::int64_t j = 0; j < c; ++j) srow[j] = ap[r * c + j] + bp[r * c + j];
-      forward_row(srow, w, bi, eps, c, o + r * c, mp + r, rp + r);
+      float* row = xp + r * c;
+      if (ap != nullptr)
+        for (std::int64_t j = 0; j < c; ++j) row[j] = ap[r * c + j] + bp[r * c + j];
+      forward_row(row, w, bi, eps, c, o + r * c, mp + r, rp + r);
     }
   });
+}
+
+}  // namespace
+
+void CpuOps::layernorm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps, const Tensor& out,
+                               const Tensor& mean, const Tensor& rstd) const {
+  normalise_rows("layernorm_forward", nullptr, nullptr, x, weight, bias, eps, out, mean, rstd);
+}
+
+// sum = a + b, then LayerNorm of each sum row while it is in L1.
+void CpuOps::add_layernorm_forward(const Tensor& a, const Tensor& b, const Tensor& sum, const Tensor& weight,
+                                   const Tensor& bias, float eps, const Tensor& out, const Tensor& mean,
+                                   const Tensor& rstd) const {
+  normalise_rows("add_layernorm_forward", &a, &b, sum, weight, bias, eps, out, mean, rstd);
 }
 
 namespace {

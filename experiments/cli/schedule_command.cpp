@@ -5,13 +5,15 @@
 //   trident schedule --name zb-h1 --pp 4 --micro-batches 8 --trace zb.json
 //   trident schedule --file mine.txt --f 1 --b 2 --p2p 0.1
 //   trident schedule --all --pp 4 --micro-batches 8                      (every schedule, one table)
-//   trident schedule --auto --pp 4 --micro-batches 8 --memory-cap 6 \
-//       --costs-trace runs/default/trace.json --save best.txt            (the automatic scheduler)
+//   trident schedule --auto --pp 4 --micro-batches 8 --memory-cap 6 --costs-trace runs/default/trace.json
+//       --save best.txt                                                  (the automatic scheduler)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
 #include <sstream>
+#include <string>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/trace.h"
@@ -194,6 +196,13 @@ int run_schedule(const ScheduleJob& job) {
   return kExitOk;
 }
 
+// "gpipe, 1f1b, …": every registered name, for the help and the error.
+std::string name_list() {
+  std::string out;
+  for (std::string_view n : schedule_names()) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+
 ActionCosts costs_from_flags(const po::variables_map& vm) {
   ActionCosts c;
   c.f = vm["f"].as<double>();
@@ -215,8 +224,7 @@ Command make_schedule_command() {
   c.summary = "generate, load or search for a pipeline schedule, validate it, and print the analyzer's timeline";
   c.declare = [](po::options_description& d) {
     d.add_options()
-      ("name", po::value<std::string>()->default_value("1f1b"),
-       "gpipe, 1f1b, interleaved, looped-bfs, zb-h1, zb-h2, zb-1p, zb-2p, zb-v or dualpipev")
+      ("name", po::value<std::string>()->default_value("1f1b"), ("one of " + name_list()).c_str())
       ("file", po::value<std::string>(), "load a schedule in text form instead of generating one")
       ("all", po::bool_switch(), "compare every schedule at these pp, v, micro-batches and costs")
       ("auto", po::bool_switch(), "search for the shortest schedule under --memory-cap (the automatic scheduler)")
@@ -253,7 +261,7 @@ Command make_schedule_command() {
                   "least 1, got ", job.pp, ", ", job.v, ", ", job.micro_batches);
     if (job.mode == Mode::kOne && job.file.empty())
       TRIDENT_CHECK(find_schedule_kind(job.name) != nullptr, "--name ", job.name, " is not a schedule: use one of ",
-                    "gpipe, 1f1b, interleaved, looped-bfs, zb-h1, zb-h2, zb-1p, zb-2p, zb-v, dualpipev (or --file, --auto)");
+                    name_list(), " (or --file, --auto)");
     job.costs = costs_from_flags(vm);
     if (const std::string path = vm["costs-trace"].as<std::string>(); !path.empty()) {
       MeasuredCosts measured = costs_from_trace(path);
@@ -284,13 +292,21 @@ Command make_schedule_command() {
     }
     // Building (or searching for) the schedule is the check of the flags that describe it.
     if (job.mode == Mode::kOne) {
-      job.schedule = job.file.empty() ? make_schedule(job.name, job.pp, job.v, job.micro_batches, job.costs)
-                                      : Schedule::load(job.file);
+      // Measured costs must cover the schedule's chunks (checked before a cost-aware one is built).
+      auto check_chunks = [&](int chunks) {
+        TRIDENT_CHECK(job.costs.per_chunk.empty() || static_cast<int>(job.costs.per_chunk.size()) == chunks,
+                      "--costs-trace measured ", job.costs.per_chunk.size(), " chunks but the schedule has ", chunks,
+                      " (pp·v): use a trace of a run with the same chunks");
+      };
+      if (job.file.empty()) {
+        const ScheduleKind& kind = *find_schedule_kind(job.name);
+        if (kind.accepts_v(job.v)) check_chunks(job.pp * kind.chunks_per_stage(job.v));
+        job.schedule = make_schedule(job.name, job.pp, job.v, job.micro_batches, job.costs);
+      } else {
+        job.schedule = Schedule::load(job.file);
+      }
       check_valid(job.schedule);
-      TRIDENT_CHECK(job.costs.per_chunk.empty() ||
-                        static_cast<int>(job.costs.per_chunk.size()) == job.schedule.num_chunks(),
-                    "--costs-trace measured ", job.costs.per_chunk.size(), " chunks but the schedule has ",
-                    job.schedule.num_chunks(), " (pp·v): use a trace of a run with the same chunks");
+      check_chunks(job.schedule.num_chunks());
     }
     if (automatic) job.automatic = auto_schedule(o);
     job.unit = vm["unit"].as<double>();

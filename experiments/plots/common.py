@@ -81,6 +81,16 @@ class Results:
         return name + (f" ({', '.join(self.where)})" if self.where else "")
 
 
+def throughput(row):
+    """Tokens/s at the run's median step time. summary.json's tokens_per_s is all tokens over all
+    time after warm-up, so one step stalled by another process (common on a shared machine) pulls
+    it down; the median step is what the run sustains. tokens_per_s × mean step = tokens per step."""
+    tps, mean, median = (row.get(k) for k in ("tokens_per_s", "step_time_mean_s", "step_time_median_s"))
+    if tps is None:
+        return None
+    return tps * mean / median if mean and median else tps
+
+
 def short(key):
     return key.rsplit(".", 1)[-1]
 

@@ -4,7 +4,8 @@ One series per value of tag.scaling (weak, strong: the tag scaling.json gives it
 series when the CSV has no such tag. Where several points share a rank count in a series (several
 layouts of the same ranks), the fastest is drawn. Efficiency is relative to the series' smallest
 run: E(N) = (T(N) / T(N0)) / (N / N0) for throughput T — the same formula for weak scaling (work
-grows with N: E = t(N0) / t(N)) and strong scaling (fixed work: E = t(N0)·N0 / (t(N)·N)).
+grows with N: E = t(N0) / t(N)) and strong scaling (fixed work: E = t(N0)·N0 / (t(N)·N)), with t the
+median step time (common.throughput).
 """
 import matplotlib.pyplot as plt
 
@@ -23,10 +24,10 @@ def series_of(results):
 def best_per_rank_count(rows):
     best = {}
     for r in rows:
-        n, tps = r.get("world_size"), r.get("tokens_per_s")
+        n, tps = r.get("world_size"), common.throughput(r)
         if n is None or tps is None:
             continue
-        if n not in best or tps > best[n].get("tokens_per_s"):
+        if n not in best or tps > common.throughput(best[n]):
             best[n] = r
     return [best[n] for n in sorted(best)]
 
@@ -41,7 +42,7 @@ def draw(args):
             continue
         colour = common.PALETTE[i % len(common.PALETTE)]
         ranks = [p["world_size"] for p in points]
-        tput = [p["tokens_per_s"] for p in points]
+        tput = [common.throughput(p) for p in points]
         all_ranks.update(ranks)
         n0, t0 = ranks[0], tput[0]
         left.plot(ranks, tput, "o-", color=colour, label=f"{name} (measured)")
@@ -56,12 +57,13 @@ def draw(args):
     ticks = sorted(all_ranks)
     for ax in (left, right):
         ax.set_xscale("log", base=2)
+        ax.set_xlim(ticks[0] / 1.25, ticks[-1] * 1.35)  # room for the efficiency labels right of the points
         ax.set_xticks(ticks)
         ax.set_xticklabels([str(t) for t in ticks])
         ax.set_xlabel("ranks (dp × pp × tp)")
         ax.grid(alpha=0.3)
     left.set_yscale("log")
-    left.set_ylabel("throughput (tokens/s, log scale)")
+    left.set_ylabel("throughput at the median step (tokens/s, log scale)", fontsize=9)
     left.set_title("throughput")
     left.legend(fontsize=8)
     right.axhline(100, color="#888888", linestyle=":", linewidth=1)

@@ -71,7 +71,7 @@ def span_ms(spans):
     return (max(e["ts"] + e["dur"] for e in spans) - min(e["ts"] for e in spans)) / 1e3
 
 
-def draw_panel(ax, names, spans, title, axis_ms):
+def draw_panel(ax, names, spans, title, axis_ms, note=""):
     """One Gantt chart; `axis_ms` is the shared time axis's length (the longer of the panels)."""
     t0 = min(e["ts"] for e in spans)
     total_ms = span_ms(spans)
@@ -108,7 +108,7 @@ def draw_panel(ax, names, spans, title, axis_ms):
     ax.set_ylim(-0.6, len(pids) - 0.3)
     ax.set_xlim(0, axis_ms * 1.01)
     bubble = 100.0 * (1.0 - sum(busy_frac) / len(busy_frac))
-    ax.set_title(f"{title} — {total_ms:.1f} ms, idle {bubble:.1f}% of the compute lanes", fontsize=9, loc="left")
+    ax.set_title(f"{title} — {total_ms:.1f} ms, idle {bubble:.1f}% of the compute lanes{note}", fontsize=9, loc="left")
     ax.grid(axis="x", alpha=0.25)
     return used
 
@@ -121,15 +121,21 @@ def draw(args):
         p_names, p_spans = read_trace(args.predicted)
         panels.append((p_names, p_spans, "analyzer: the same schedule with the measured per-chunk costs (p2p = 0)"))
     heights = [max(1.5, 0.42 * len({e['pid'] for e in s}) + 0.8) for _, s, _ in panels]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(12, sum(heights) + 1.2), sharex=True,
-                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    # One time axis when the two steps are of comparable length; when the measured step is much
+    # longer (a loaded machine, waits the analyzer does not model), a shared axis would squeeze the
+    # prediction into a sliver, so each panel gets its own (and says so).
+    lengths = [span_ms(s) for _, s, _ in panels]
+    shared = max(lengths) <= 3.0 * min(lengths)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(12, sum(heights) + 1.2 + (0 if shared else 0.4)),
+                             sharex=shared, gridspec_kw={"height_ratios": heights}, squeeze=False)
     used = set()
-    axis_ms = max(span_ms(s) for _, s, _ in panels)
-    for ax, (n, s, title) in zip(axes[:, 0], panels):
-        used |= draw_panel(ax, n, s, title, axis_ms)
-    axes[-1, 0].set_xlabel("time since the step's first event (ms)")
+    for ax, (n, s, title), length in zip(axes[:, 0], panels, lengths):
+        note = "" if shared else f"; own time axis ({max(lengths) / min(lengths):.0f}× apart)"
+        used |= draw_panel(ax, n, s, title, max(lengths) if shared else length, note)
+        if not shared or ax is axes[-1, 0]:
+            ax.set_xlabel("time since the step's first event (ms)", fontsize=8 if not shared else None)
     legend = {"F": "forward (F)", "B": "backward (B)", "I": "input grad (I)", "W": "weight grad (W)",
-              "FB": "overlapped F+B", "SEND": "send", "RECV": "receive (wait)", "DP": "DP reduction"}
+              "FB": "overlapped F+B", "SEND": "send", "RECV": "receive (wait)", "DP": "gradient reduction"}
     handles = [Patch(color=COLOURS[k], label=v) for k, v in legend.items() if k in used]
     handles.append(Patch(color=IDLE, label="idle"))
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=8, frameon=False,

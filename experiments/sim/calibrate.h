@@ -7,14 +7,16 @@
 //                  the step (core/op_record.h's sink): GEMMs by shape and transposes, attention by
 //                  FLOPs, every memory-bound op by bytes. AdamW, norms and casts on buffers of
 //                  several sizes. A grid of GEMM shapes beyond the models'.
-//   threads        rank 0 alone, one thread vs all cores: the speed-up per op class (gemm,
-//                  attention, memory) that a rank owning several cores gets.
+//   threads        rank 0 alone, one thread vs all cores (alternated): the speed-up per op class
+//                  (gemm, attention, memory) that a rank owning several cores gets, capped at the
+//                  core count.
 //   overhead       an action's wall time minus its ops' time, per op: the framework's own cost.
 //   network        all_reduce, all_gather, reduce_scatter and send/recv from 4 KiB to 64 MiB,
 //                  least-squares fitted to latency + factor · bytes / bus_bandwidth (nccl-tests'
 //                  factors, cost_model.h).
 // Efficiencies are measured rates over the peak (the best GEMM rate seen) or over the memory
-// bandwidth (the best copy rate seen), so every table entry is <= 1 by construction.
+// bandwidth (the best memory-bound rate seen, usually an op whose operands stay in cache), so
+// every table entry is <= 1 by construction and the two references are this machine's best.
 #pragma once
 
 #include <functional>

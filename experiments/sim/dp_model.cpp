@@ -51,8 +51,11 @@ StageDp stage_dp(const Schedule& s, int stage, const std::vector<const ChunkOps*
     out.buckets[static_cast<std::size_t>(b)].padded = layout.bucket_size(b);
     out.largest_bucket = std::max(out.largest_bucket, layout.bucket_size(b));
   }
-  for (std::size_t i = 0; i < out.tensors.size(); ++i)
-    out.buckets[static_cast<std::size_t>(layout.slot(static_cast<int>(i)).bucket)].members.push_back(static_cast<int>(i));
+  for (std::size_t i = 0; i < out.tensors.size(); ++i) {
+    const int b = layout.slot(static_cast<int>(i)).bucket;
+    out.buckets[static_cast<std::size_t>(b)].members.push_back(static_cast<int>(i));
+    if (out.tensors[i].wte) out.tied_elements += layout.bucket_size(b);
+  }
   out.model_state = layout.model_state_bytes();
   return out;
 }

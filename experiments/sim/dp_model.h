@@ -33,6 +33,7 @@ struct StageDp {
   std::vector<DpBucket> buckets;
   MemoryByKind model_state;          // DataParallel::model_state_bytes()
   std::int64_t largest_bucket = 0;   // elements
+  std::int64_t tied_elements = 0;    // Σ P over the buckets of tied copies (each alone in its bucket)
 };
 
 // The trainer's DP order (Trainer::Trainer): the stage's parameters (chunks ascending, each in its

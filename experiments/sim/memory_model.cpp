@@ -89,9 +89,12 @@ MemoryEstimate estimate_memory(const TrainPlan& plan, ChunkRecorder& recorder, s
     m.weights = d.model_state[MemoryKind::kWeights] + copy_bytes / (zero == 3 ? dp : 1);
     m.gradients = d.model_state[MemoryKind::kGradients];
     m.optimizer_state = d.model_state[MemoryKind::kOptimizerState];
-    // ZeRO-2/3: a bucket's micro-batch gradients until their reduce-scatter; ZeRO-3: a bucket's
-    // gathered parameters while its layers compute, and the next one prefetched.
-    if (zero >= 2) m.communication += 4 * d.largest_bucket;
+    // ZeRO-2/3: a bucket's micro-batch gradients from its first accumulation until its
+    // reduce-scatter completes — the one accumulating, those being reduced (DataParallel holds them
+    // to the largest bucket's size), and a tied copy's, which stays open from the output layer's
+    // backward to the embedding's; ZeRO-3: a bucket's gathered parameters while its layers compute,
+    // and the next one prefetched.
+    if (zero >= 2) m.communication += 4 * (2 * d.largest_bucket + d.tied_elements);
     if (zero == 3) m.communication += 2 * 4 * d.largest_bucket;
 
     // Replay the stage's list: `held` stashes, `sent` buffers kept until the step ends.

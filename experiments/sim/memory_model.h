@@ -13,8 +13,10 @@
 // at the plan's ZeRO stage — built on a meta device (dp_model.h), so its table is the one used:
 // f32 weights, gradients and AdamW moments of 16Ψ bytes (plain), 8Ψ + 8Ψ/N (ZeRO-1), 4Ψ + 12Ψ/N
 // (ZeRO-2), 16Ψ/N (ZeRO-3) — plus the bf16 copies of the GEMM weights under mixed precision (2Ψc)
-// and, under ZeRO-2/3, the transient bucket buffers (one micro-batch's gradients; ZeRO-3's gathered
-// parameters, in use and prefetched) as communication.
+// and, under ZeRO-2/3, the transient bucket buffers (one micro-batch's gradients of the bucket
+// accumulating, of those being reduce-scattered (at most the largest bucket's size), and of the
+// tied copies; ZeRO-3's
+// gathered parameters, in use and prefetched) as communication.
 #pragma once
 
 #include <cstdint>

@@ -31,16 +31,18 @@ struct Candidate {
 };
 
 // Schedules (and chunks per stage) worth trying for a pipeline of pp stages: one schedule without
-// a pipeline; every registered generator otherwise, interleaved with each v up to max_v.
+// a pipeline; every registered generator otherwise, with the chunks per stage it fixes, or each v
+// it accepts up to max_v (every chunk must get a block).
 std::vector<std::pair<std::string, int>> schedules_for(int pp, std::int64_t layers, int max_v) {
   if (pp == 1) return {{"1f1b", 1}};
   std::vector<std::pair<std::string, int>> out;
-  for (std::string_view name : schedule_names()) {
-    if (name == "interleaved") {
-      for (int v = 2; v <= max_v && pp * v <= layers; ++v) out.emplace_back(std::string(name), v);
-    } else {
-      out.emplace_back(std::string(name), name == "zb-v" ? 2 : 1);
+  for (const ScheduleKind& kind : schedule_kinds()) {
+    if (kind.fixed_v > 0) {
+      if (pp * kind.fixed_v <= layers) out.emplace_back(std::string(kind.name), kind.fixed_v);
+      continue;
     }
+    for (int v = std::max(2, kind.min_v); v <= max_v && pp * v <= layers; ++v)
+      out.emplace_back(std::string(kind.name), v);
   }
   return out;
 }
@@ -73,6 +75,7 @@ SearchResult search_layouts(const TrainConfig& base, const SearchSpace& space, c
   SearchResult result;
   std::map<std::tuple<int, bool, std::string, int>, std::unique_ptr<ChunkRecorder>> recorders;
   std::vector<SearchRow> fit, unfit;
+  BuiltSchedule built;  // the ZeRO stages of a layout share its cost-aware schedule
   std::size_t done = 0;
   for (const Candidate& l : layouts) {
     if (progress && ++done % 200 == 0)
@@ -95,7 +98,7 @@ SearchResult search_layouts(const TrainConfig& base, const SearchSpace& space, c
           ++result.candidates;
           auto& rec = recorders[{l.tp, sp, recompute, l.mbs}];
           if (!rec) rec = std::make_unique<ChunkRecorder>(chunk_context(plan, device));
-          SearchRow row{l.tp, l.pp, l.dp, plan.schedule.v, l.mbs, l.m, zero, l.schedule, recompute, sp};
+          SearchRow row{l.tp, l.pp, l.dp, plan.schedule.v, l.mbs, l.m, zero, l.schedule, recompute, sp, false, 0, {}};
           const MemoryEstimate mem = estimate_memory(plan, *rec, static_cast<std::int64_t>(cluster.device.memory_bytes));
           row.fits = mem.fits();
           row.peak_memory_bytes = mem.peak_bytes();
@@ -104,7 +107,7 @@ SearchResult search_layouts(const TrainConfig& base, const SearchSpace& space, c
             unfit.push_back(row);
             continue;
           }
-          const SimResult r = simulate(plan, cluster, *rec, SimOptions{false, false});
+          const SimResult r = simulate(plan, cluster, *rec, SimOptions{false, false, &built});
           ++result.simulated;
           row.step_time_s = r.step_time_s;
           row.tokens_per_s = r.tokens_per_s;

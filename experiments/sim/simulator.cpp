@@ -130,7 +130,14 @@ SimResult simulate(const TrainPlan& plan, const ClusterSpec& cluster, ChunkRecor
     for (int c = 0; c < chunks; ++c) ac.per_chunk.push_back(tc.action_s[static_cast<std::size_t>(c)]);
     for (double p2p : tc.p2p_s) ac.p2p = std::max(ac.p2p, p2p);
     for (double hold : tc.recv_hold_s) ac.recv = std::max(ac.recv, hold);
-    s = kind->make(pp, s.v, m, ac);
+    BuiltSchedule* last = options.reuse;
+    if (last && last->name == kind->name && last->pp == pp && last->v == s.v && last->m == m &&
+        last->per_chunk == ac.per_chunk && last->p2p == ac.p2p && last->recv == ac.recv) {
+      s = last->schedule;
+    } else {
+      s = kind->make(pp, s.v, m, ac);
+      if (last) *last = {std::string(kind->name), pp, s.v, m, ac.per_chunk, ac.p2p, ac.recv, s};
+    }
   }
   // Data parallelism of every stage, as DataParallel lays it out.
   std::vector<StageDp> sdp;

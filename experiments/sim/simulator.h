@@ -20,6 +20,7 @@
 // (pipeline time − compute time) / step time, as `trident train` measures it.
 #pragma once
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -32,9 +33,21 @@
 
 namespace trident {
 
+// The last cost-aware schedule (ZB-1p / ZB-2p) built, with what it was built from: a search
+// simulates the ZeRO stages of a layout one after another, and they share the schedule (ZeRO does
+// not change the action costs it is built from), which costs far more to build than to simulate.
+struct BuiltSchedule {
+  std::string name;
+  int pp = 0, v = 0, m = 0;
+  std::vector<std::array<double, 4>> per_chunk;
+  double p2p = 0.0, recv = 0.0;
+  Schedule schedule;
+};
+
 struct SimOptions {
   bool trace = true;   // build the Chrome trace events
   bool memory = true;  // estimate memory (a search that already has the estimate skips it)
+  BuiltSchedule* reuse = nullptr;  // optional: reuse (and keep) the last cost-aware schedule
 };
 
 struct StageResult {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -63,6 +64,22 @@ const std::vector<SummaryColumn>& sim_columns() {
       {"sim_peak_mem_max_bytes", {"peak_memory_bytes"}},
   };
   return columns;
+}
+
+// The simulator's peak memory per pipeline stage (the largest over a stage's ranks), beside the
+// measured peak_mem_per_stage_bytes; null when there is no simulation.
+json sim_peak_per_stage(const json& sim) {
+  if (!sim.is_object() || !sim.contains("stages") || !sim.at("stages").is_array()) return nullptr;
+  std::vector<std::int64_t> peaks;
+  for (const json& s : sim.at("stages")) {
+    if (!s.is_object() || !s.value("stage", json()).is_number_unsigned() ||
+        !s.value("peak_memory_bytes", json()).is_number())
+      return nullptr;
+    const std::size_t stage = s.at("stage").get<std::size_t>();
+    if (peaks.size() <= stage) peaks.resize(stage + 1, 0);
+    peaks[stage] = std::max(peaks[stage], s.at("peak_memory_bytes").get<std::int64_t>());
+  }
+  return peaks.empty() ? json(nullptr) : json(peaks);
 }
 
 json at_path(const json& doc, const std::vector<const char*>& path) {
@@ -138,6 +155,7 @@ ojson row_skeleton(const SweepPoint& point) {
   row["world_size"] = point.world_size;
   for (const SummaryColumn& c : summary_columns()) row[c.column] = nullptr;
   for (const SummaryColumn& c : sim_columns()) row[c.column] = nullptr;
+  row["sim_peak_mem_per_stage_bytes"] = nullptr;
   for (const char* k : {"status", "error", "exit_code", "wall_s"}) row[k] = nullptr;
   row["dir"] = point.dir;
   return row;
@@ -151,6 +169,7 @@ ojson result_row(const SweepPoint& point, const PointOutcome& outcome) {
   for (const SummaryColumn& c : summary_columns()) row[c.column] = at_path(summary, c.path);
   const json sim = read_json(point.dir, "sim.json");
   for (const SummaryColumn& c : sim_columns()) row[c.column] = at_path(sim, c.path);
+  row["sim_peak_mem_per_stage_bytes"] = sim_peak_per_stage(sim);
   row["status"] = outcome.status;
   row["error"] = outcome.error;
   row["exit_code"] = outcome.exit_code;

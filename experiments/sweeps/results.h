@@ -20,7 +20,8 @@
 //   final_loss, final_val_loss
 //   sim_cluster, sim_step_time_s,           `trident simulate` of the same config on the spec's sim_cluster
 //   sim_tokens_per_s, sim_mfu,              (<dir>/sim.json; empty when not simulated)
-//   sim_bubble_frac, sim_peak_mem_max_bytes
+//   sim_bubble_frac, sim_peak_mem_max_bytes,
+//   sim_peak_mem_per_stage_bytes            (';'-separated, beside peak_mem_per_stage_bytes)
 //   status, error, exit_code, wall_s, dir   ok | failed | timeout; the error line; the point's folder
 #pragma once
 

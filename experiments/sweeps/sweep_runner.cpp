@@ -121,9 +121,11 @@ bool draw_plots(const SweepSpec& spec, const std::vector<SweepPoint>& points, co
       plot(kind, results.csv_path(), fs::path(o.out_dir) / "plots" / kind);
       continue;
     }
-    for (const SweepPoint& p : points)
-      if (results.complete(p.hash) && fs::exists(fs::path(p.dir) / "trace.json"))
-        plot(kind, (fs::path(p.dir) / "trace.json").string(), fs::path(p.dir) / "timeline");
+    for (const SweepPoint& p : points) {
+      const fs::path folder = fs::path(o.out_dir) / fs::path(p.dir).filename();  // as --out names it
+      if (results.complete(p.hash) && fs::exists(folder / "trace.json"))
+        plot(kind, (folder / "trace.json").string(), folder / "timeline");
+    }
   }
   return all_ok;
 }
@@ -156,7 +158,8 @@ int run_sweep(const SweepSpec& spec, const std::vector<SweepPoint>& points, cons
   if (o.dry_run) {
     for (const SweepPoint& p : points) {
       const char* state = results.complete(p.hash) ? "complete" : p.plan ? "to run" : "invalid";
-      std::printf("  %3d  %-9s %s (%d ranks) -> %s%s%s\n", p.index, state, p.label.c_str(), p.world_size,
+      std::printf("  %3d  %-9s %s (%d rank%s) -> %s%s%s\n", p.index, state, p.label.c_str(), p.world_size,
+                  p.world_size == 1 ? "" : "s",
                   fs::path(p.dir).filename().c_str(), p.plan ? "" : ": ", p.plan ? "" : p.error.c_str());
     }
     return 0;
@@ -198,7 +201,8 @@ int run_sweep(const SweepSpec& spec, const std::vector<SweepPoint>& points, cons
       }
       prepare_point(p);
       if (launcher->slots() == 1)
-        say(progress.prefix(1) + " start   " + p.label + " (" + std::to_string(p.world_size) + " ranks)\n");
+        say(progress.prefix(1) + " start   " + p.label + " (" + std::to_string(p.world_size) + " rank" +
+            (p.world_size == 1 ? "" : "s") + ")\n");
       if (progress.first_launch < 0) progress.first_launch = monotonic_seconds();
       try {
         launcher->start(p);

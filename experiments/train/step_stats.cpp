@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "schedules/analyzer.h"
+#include "schedules/trace_costs.h"
 
 namespace trident {
 
@@ -15,15 +16,7 @@ constexpr std::size_t kFixed = 13;
 
 // The analyzer's mean bubble fraction for `s` with the measured per-chunk mean F/B/I/W times.
 double predicted_bubble(const Schedule& s, const std::vector<double>& sums) {
-  ActionCosts costs;
-  costs.per_chunk.resize(static_cast<std::size_t>(s.num_chunks()));
-  for (int c = 0; c < s.num_chunks(); ++c)
-    for (int t = 0; t < 4; ++t) {
-      const double n = sums[static_cast<std::size_t>(c * 8 + 4 + t)];
-      costs.per_chunk[static_cast<std::size_t>(c)][static_cast<std::size_t>(t)] =
-          n > 0 ? sums[static_cast<std::size_t>(c * 8 + t)] / n : 0.0;
-    }
-  const Analysis a = analyze(s, costs);
+  const Analysis a = analyze(s, mean_action_costs(sums));
   if (a.makespan <= 0) return 0.0;
   return std::accumulate(a.bubble_fraction.begin(), a.bubble_fraction.end(), 0.0) /
          static_cast<double>(a.bubble_fraction.size());
@@ -34,14 +27,8 @@ double predicted_bubble(const Schedule& s, const std::vector<double>& sums) {
 RankStepStats rank_stats(const ExecutionStats& run, const Schedule& s) {
   RankStepStats r;
   r.idle_s = run.step_s - run.compute_s;
-  r.chunk_times.assign(static_cast<std::size_t>(s.num_chunks()) * 8, 0.0);
-  for (const TimedAction& t : run.timeline) {
-    // An overlapped FB (DualPipeV) is two actions' time in one: not a cost of either type.
-    if (!t.action.is_compute() || t.action.type == ActionType::kFB) continue;
-    const auto at = static_cast<std::size_t>(t.action.chunk * 8 + static_cast<int>(t.action.type));
-    r.chunk_times[at] += t.end - t.start;
-    r.chunk_times[at + 4] += 1.0;
-  }
+  r.chunk_times = action_time_sums(s.num_chunks());
+  add_action_times(run.timeline, r.chunk_times);
   return r;
 }
 

@@ -24,7 +24,7 @@ struct RankStepStats {
   MemoryAtPeak at_peak;          // what it held then (activations: the unlabelled rest)
   double dp_exposed_s = 0.0;     // time the computation waited for DP communication
   // Per global chunk c and action type t in {F, B, I, W}: summed durations [c·8 + t] and counts
-  // [c·8 + 4 + t] of the compute actions this rank ran.
+  // [c·8 + 4 + t] of the compute actions this rank ran (schedules/trace_costs.h's sums).
   std::vector<double> chunk_times;
 };
 

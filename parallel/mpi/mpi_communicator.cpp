@@ -8,11 +8,13 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/nvtx.h"
 #include "parallel/comm_checks.h"
 #include "parallel/mpi/host_staging.h"
@@ -33,6 +35,9 @@ MpiRuntime::MpiRuntime(int* argc, char*** argv) {
   // Open MPI's progress loop then yields the core between polls instead of spinning on it (the
   // default only when it sees more ranks than cores). Set OMPI_MCA_mpi_yield_when_idle=0 to spin.
   setenv("OMPI_MCA_mpi_yield_when_idle", "1", /*overwrite=*/0);
+  // The host allocator's malloc settings (one arena, large blocks kept in the heap) must hold before
+  // MPI and its threads allocate anything: MPI's per-call scratch lives under them too.
+  (void)allocator_for(Device::cpu());
   int provided = 0;
   const int rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
   TRIDENT_CHECK(rc == MPI_SUCCESS, "MPI_Init_thread failed with MPI error ", rc,
@@ -357,8 +362,13 @@ class P2pRequest final : public Request::Impl {
 
   void wait() override {
     PollBackoff backoff;
+    // A wait past the spin phase is named to the watchdog, so that a job ended by a silent peer says
+    // which transfer this rank was blocked in; the timeout stays this loop's (CommTimeout below).
+    std::optional<mpi::CallWatch> watch;
     while (!test()) {
       if (backoff.elapsed() >= comm_.timeout) throw CommTimeout(timeout_message());
+      if (!watch && backoff.elapsed() >= PollBackoff::kYield)
+        watch.emplace(desc_.str(), comm_.str(), comm_.timeout, mpi::TimeoutOwner::kCaller);
       backoff.pause();
     }
     if (comm_.busy) *comm_.busy += std::chrono::duration<double>(backoff.elapsed()).count();

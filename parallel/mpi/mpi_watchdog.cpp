@@ -73,7 +73,8 @@ class Watchdog {
       const Clock::time_point now = Clock::now();
       if (g_terminated.load()) terminated(now);
       for (const CallWatch* c : calls_)
-        if (now - c->start() > c->timeout()) fail(timeout_message(c->what(), c->where(), c->timeout()));
+        if (c->owner() == TimeoutOwner::kWatchdog && now - c->start() > c->timeout())
+          fail(timeout_message(c->what(), c->where(), c->timeout()));
       // A peer silent for longer than the timeout (heartbeat.h) cannot answer anyone: end the job now.
       if (const std::string alarm = liveness_alarm(); !alarm.empty()) fail(alarm + "; " + waiting_on(now));
       wake_.wait_for(lock, kPollInterval, [this] { return stopping_; });
@@ -140,8 +141,8 @@ extern "C" void on_sigterm(int) {
 
 }  // namespace
 
-CallWatch::CallWatch(std::string what, std::string where, std::chrono::milliseconds timeout)
-    : what_(std::move(what)), where_(std::move(where)), start_(Clock::now()), timeout_(timeout) {
+CallWatch::CallWatch(std::string what, std::string where, std::chrono::milliseconds timeout, TimeoutOwner owner)
+    : what_(std::move(what)), where_(std::move(where)), start_(Clock::now()), timeout_(timeout), owner_(owner) {
   Watchdog::get().add(this);
 }
 

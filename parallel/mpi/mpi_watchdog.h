@@ -17,6 +17,10 @@
 // "rank 0 was terminated by the launcher after 1.2 s in all_gather of … on communicator 'dp' …"
 // and the process then dies of SIGTERM as it would have. With no call in flight SIGTERM acts at once.
 //
+// A point-to-point wait is watched too, but only to be named: its timeout stays the caller's (it
+// throws CommTimeout, which a caller can recover from, since a receive can be cancelled), so that a
+// job ended by a silent peer still says which transfer each rank was blocked in.
+//
 // The thread starts with the first watched call and is stopped by an atexit handler.
 #pragma once
 
@@ -28,11 +32,16 @@ namespace trident::mpi {
 inline constexpr int kWatchdogExitCode = 1;
 inline constexpr std::chrono::milliseconds kPollInterval{50};
 
+// Who ends a call that outlasts its timeout: the watchdog (a collective, which cannot be
+// cancelled: the job ends) or the caller itself (a polled point-to-point wait throws CommTimeout).
+enum class TimeoutOwner { kWatchdog, kCaller };
+
 // Registers one blocking MPI call with the watchdog for the life of the object.
 class CallWatch {
  public:
   // what: "all_reduce of 1024 f32"; where: "communicator 'dp' (rank 0 of 2)".
-  CallWatch(std::string what, std::string where, std::chrono::milliseconds timeout);
+  CallWatch(std::string what, std::string where, std::chrono::milliseconds timeout,
+            TimeoutOwner owner = TimeoutOwner::kWatchdog);
   ~CallWatch();
   CallWatch(const CallWatch&) = delete;
   CallWatch& operator=(const CallWatch&) = delete;
@@ -41,11 +50,13 @@ class CallWatch {
   const std::string& where() const { return where_; }
   std::chrono::steady_clock::time_point start() const { return start_; }
   std::chrono::milliseconds timeout() const { return timeout_; }
+  TimeoutOwner owner() const { return owner_; }
 
  private:
   std::string what_, where_;
   std::chrono::steady_clock::time_point start_;
   std::chrono::milliseconds timeout_;
+  TimeoutOwner owner_;
 };
 
 // The CommTimeout text of a call that exceeded its timeout (what the watchdog prints), ending with

@@ -6,8 +6,13 @@
 # Usage: resume_auto.sh TRIDENT_BINARY WORKDIR
 source "$(dirname "$0")/common.sh" "$@"
 
-steps=12
-job=("${tiny[@]}" --set layout.dp=2 --set layout.pp=2 --set layout.tp=1 --set "steps=$steps"
+# A model just big enough that a step takes ~0.2 s on a loaded 2-core machine: the kill, made as
+# soon as the step-3 checkpoint is complete, then has the 6 steps after it (over a second) of margin.
+# (With the tiny model the whole run takes ~20 ms and finished before any poll could stop it.)
+steps=9
+kill_after=3
+job=("${tiny[@]}" --set model.layers=4 --set model.hidden=128 --set model.seq_len=64 --set layout.micro_batches=4
+     --set layout.micro_batch_size=2 --set layout.dp=2 --set layout.pp=2 --set layout.tp=1 --set "steps=$steps"
      --set checkpoint_interval=3 --set resume=auto --set "data.train=$work/data/fortunes_train.bin"
      --set "data.val=$work/data/fortunes_val.bin")
 # The corpus the runs share, made once by a first tiny run.
@@ -17,19 +22,22 @@ make_good_run "$work/corpus_run"
 timeout 120 "${launcher[@]}" -np 4 "$trident" train "${job[@]}" --set "out_dir=$work/whole" > "$work/whole.log" 2>&1 \
   || { echo "FAIL: the uninterrupted run failed"; cat "$work/whole.log"; exit 1; }
 
-# The interrupted run: killed once its step-6 checkpoint is complete.
+# The interrupted run: one rank SIGKILLed once the step-3 checkpoint is complete (the victim is
+# looked up while the run starts, so the kill follows the checkpoint within one 20 ms poll).
 log="$work/cut.log"
 "${launcher[@]}" -np 4 "$trident" train "${job[@]}" --set "out_dir=$work/cut" > "$log" 2>&1 &
 job_pid=$!
-for _ in $(seq 1200); do
-  [ -f "$work/cut/checkpoints/step_6/trainer.json" ] && break
+victim=""
+for _ in $(seq 3000); do
+  [ -n "$victim" ] || victim=$(ps -o pid= --ppid "$job_pid" | head -1)
+  [ -n "$victim" ] && [ -f "$work/cut/checkpoints/step_$kill_after/trainer.json" ] && break
   kill -0 "$job_pid" 2>/dev/null || break
-  sleep 0.05
+  sleep 0.02
 done
-victim=$(ps -o pid= --ppid "$job_pid" | head -1)
 [ -n "$victim" ] && kill -KILL "$victim"
 wait "$job_pid"
-[ -f "$work/cut/checkpoints/step_6/trainer.json" ] || { echo "FAIL: the run died before step 6"; cat "$log"; exit 1; }
+[ -f "$work/cut/checkpoints/step_$kill_after/trainer.json" ] \
+  || { echo "FAIL: the run died before step $kill_after"; cat "$log"; exit 1; }
 if [ -f "$work/cut/checkpoints/step_$steps/trainer.json" ]; then
   echo "FAIL: the run finished before it could be killed"; exit 1
 fi
