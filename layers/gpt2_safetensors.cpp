@@ -125,14 +125,16 @@ void export_gpt2_safetensors(GptChunk& model, const std::string& path) {
   for (Parameter* p : model.parameters())
     tensors.emplace_back(p->name(), without_padding(*p, gather_full(*p, p->value, model.tp())));
   if (model.tp().rank() != 0) return;
-  const GptConfig& c = model.config();
-  write_safetensors(path, tensors,
-                    {{"format", "pt"},
-                     {"trident.layers", std::to_string(c.layers)},
-                     {"trident.hidden", std::to_string(c.hidden)},
-                     {"trident.heads", std::to_string(c.heads)},
-                     {"trident.seq_len", std::to_string(c.seq_len)},
-                     {"trident.vocab", std::to_string(c.vocab)}});
+  write_safetensors(path, tensors, gpt2_safetensors_metadata(model.config()));
+}
+
+std::map<std::string, std::string> gpt2_safetensors_metadata(const GptConfig& c) {
+  return {{"format", "pt"},
+          {"trident.layers", std::to_string(c.layers)},
+          {"trident.hidden", std::to_string(c.hidden)},
+          {"trident.heads", std::to_string(c.heads)},
+          {"trident.seq_len", std::to_string(c.seq_len)},
+          {"trident.vocab", std::to_string(c.vocab)}};
 }
 
 void import_gpt2_safetensors(GptChunk& model, const std::string& path) {

@@ -8,6 +8,7 @@
 // as f32), and a wpe with more positions than model.seq_len (the model uses the first seq_len).
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,10 @@ namespace trident {
 //   .bias [3h], h.i.attn.c_proj.weight [h, h], .bias [h], h.i.ln_2.*, h.i.mlp.c_fc.weight [h, 4h],
 //   .bias [4h], h.i.mlp.c_proj.weight [4h, h], .bias [h]; then ln_f.{weight,bias} [h].
 std::vector<std::pair<std::string, Shape>> gpt2_tensor_shapes(const GptConfig& config);
+
+// The safetensors header metadata trident writes with GPT-2 weights: {"format": "pt"} (what
+// Hugging Face's loader expects) and the model's shape as trident.layers/hidden/heads/seq_len/vocab.
+std::map<std::string, std::string> gpt2_safetensors_metadata(const GptConfig& config);
 
 // A safetensors file of GPT-2 weights, opened for reading.
 class Gpt2Weights {

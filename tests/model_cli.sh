@@ -37,17 +37,7 @@ run 2 train "${small[@]}" --set layout.pp=1 --set layout.tp=2 --set "init_from=$
 grep -q "initialised from" "$work/init.log" || fail "init_from did not say it loaded the folder"
 echo "ok   init_from: trained from the folder under tp2"
 
-# expect_usage NAME REGEX ARGS...: `trident ARGS` on 1 rank must exit 2 within 60 s naming REGEX.
-failures=0
-expect_usage() {
-  local name="$1" regex="$2"; shift 2
-  local out rc
-  out=$(timeout 60 "$trident" "$@" 2>&1); rc=$?
-  if [ "$rc" -ne 2 ] || ! grep -Eq "$regex" <<<"$out"; then
-    echo "FAIL $name: exit $rc, want 2 and /$regex/ in:"; echo "$out" | head -5; failures=$((failures + 1)); return
-  fi
-  echo "ok   $name: $(grep -Eo "$regex.{0,50}" <<<"$out" | head -1)"
-}
+source "$(dirname "$0")/expect_usage.sh"
 long=$(printf 'x%.0s' $(seq 40))
 expect_usage "empty prompt" "the prompt is empty" generate --checkpoint "$ckpt" --prompt ""
 expect_usage "over-long prompt" "the prompt is 40 tokens but the model's context is 32" generate --checkpoint "$ckpt" --prompt "$long"

@@ -47,17 +47,7 @@ head -1 "$work/search.csv" | grep -q "^rank,tp,pp,dp,v,schedule" || fail "search
 [ "$(grep -cE '^ +[0-9]+ +[0-9]+ +[0-9]+ ' "$work/search.log")" -eq 3 ] || { cat "$work/search.log"; fail "search --top 3"; }
 echo "ok   search: $rows candidates in the CSV, top 3 printed"
 
-# expect_usage NAME REGEX ARGS...: `trident ARGS` must exit 2 within 60 s naming REGEX.
-failures=0
-expect_usage() {
-  local name="$1" regex="$2"; shift 2
-  local out rc
-  out=$(timeout 60 "$trident" "$@" 2>&1); rc=$?
-  if [ "$rc" -ne 2 ] || ! grep -Eq "$regex" <<<"$out"; then
-    echo "FAIL $name: exit $rc, want 2 and /$regex/ in:"; echo "$out" | head -5; failures=$((failures + 1)); return
-  fi
-  echo "ok   $name: $(grep -Eo "$regex.{0,50}" <<<"$out" | head -1)"
-}
+source "$(dirname "$0")/expect_usage.sh"
 python3 -c "
 import json; d = json.load(open('$(dirname "$0")/../experiments/sim/clusters/a100.json'))
 d['network']['intra_node']['bandwidth'] = -1; json.dump(d, open('$work/bad.json', 'w'))"

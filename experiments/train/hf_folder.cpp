@@ -96,14 +96,7 @@ void write_hf_gpt2_folder(const std::string& dir, const GptConfig& config,
   const fs::path tmp = dir + ".tmp";
   fs::remove_all(tmp);
   fs::create_directories(tmp);
-  const GptConfig& c = config;
-  write_safetensors(hf_weights_path(tmp.string()), tensors,
-                    {{"format", "pt"},
-                     {"trident.layers", std::to_string(c.layers)},
-                     {"trident.hidden", std::to_string(c.hidden)},
-                     {"trident.heads", std::to_string(c.heads)},
-                     {"trident.seq_len", std::to_string(c.seq_len)},
-                     {"trident.vocab", std::to_string(c.vocab)}});
+  write_safetensors(hf_weights_path(tmp.string()), tensors, gpt2_safetensors_metadata(config));
   write_json_atomic((tmp / "config.json").string(), hf_gpt2_config(config, tokenizer ? tokenizer->eot() : 0));
   if (tokenizer) {
     nlohmann::json record = tokenizer->record();
