@@ -28,6 +28,7 @@ def draw(args):
     width = 0.8 / len(hues)
     fig_width = max(6.5, 0.45 * len(groups) * len(hues) + 2.5)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(min(fig_width, 22), 7.5), sharex=True)
+    sim_marks = []  # every simulated tokens/s drawn, so the axis holds them
     for h, hue_value in enumerate(hues):
         colour = common.PALETTE[h % len(common.PALETTE)]
         xs, tput, lo, hi, bubble, analyzer, sim, sim_tput = [], [], [], [], [], [], [], []
@@ -49,6 +50,7 @@ def draw(args):
             analyzer.append(100.0 * r["analyzer_bubble_frac"] if r.get("analyzer_bubble_frac") is not None else np.nan)
             sim.append(100.0 * r["sim_bubble_frac"] if r.get("sim_bubble_frac") is not None else np.nan)
             sim_tput.append(r["sim_tokens_per_s"] if r.get("sim_tokens_per_s") is not None else np.nan)
+            sim_marks.append(sim_tput[-1])
         name = str(hue_value) if hue else "measured"
         top.bar(xs, tput, width * 0.92, yerr=[lo, hi], capsize=2, color=colour, label=name,
                 error_kw={"elinewidth": 0.8, "ecolor": "#333333"})
@@ -63,9 +65,10 @@ def draw(args):
 
     top.set_ylabel("throughput at the median step (tokens/s)", fontsize=9)
     top.grid(axis="y", alpha=0.3)
-    # The axis follows the bars, not the error bars: one step that ran unusually fast (a p10 far
-    # below the median) would otherwise flatten every bar. Longer error bars run off the top.
-    tallest = max((bar.get_height() for bar in top.patches), default=0.0)
+    # The axis follows the bars and the simulator's marks, not the error bars: one step that ran
+    # unusually fast (a p10 far below the median) would otherwise flatten every bar. Longer error bars
+    # run off the top.
+    tallest = max([bar.get_height() for bar in top.patches] + [v for v in sim_marks if not np.isnan(v)], default=0.0)
     if tallest > 0 and top.get_ylim()[1] > 1.4 * tallest:
         top.set_ylim(0, 1.4 * tallest)
         top.text(0.995, 0.98, "error bars clipped at the top", transform=top.transAxes, ha="right", va="top",
