@@ -19,6 +19,7 @@
 #include "core/trace.h"
 #include "schedules/analyzer.h"
 #include "schedules/generators.h"
+#include "schedules/generators/schedule_problem.h"
 #include "schedules/trace_costs.h"
 #include "schedules/validator.h"
 #include "tests/schedule_test_util.h"
@@ -221,6 +222,48 @@ TEST(AutoScheduler, PerChunkCostsAndNamedErrors) {
   EXPECT_NE(message(bad).find("non-negative"), std::string::npos) << message(bad);
   bad = loop_options(2, 4, c, 0);  // 4 per-chunk costs for 2 chunks
   EXPECT_NE(message(bad).find("one per chunk"), std::string::npos) << message(bad);
+}
+
+// The scheduler ranks its heuristic's variants by the list scheduler's own clock and analyzes only
+// the winner, which is the analyzer's choice only if that clock is the analyzer's: every variant's
+// makespan and peak stash, bit for bit, on loop and V placements, with latency, blocking receives,
+// uneven and zero costs, and tight caps.
+TEST(AutoScheduler, EachVariantsOwnClockIsTheAnalyzers) {
+  // Uniform, latency, blocking receives, a zero-cost I, and per-chunk costs (the first and last
+  // chunk heavier, as a GPT's are) with blocking receives.
+  auto costs = [](int set, int chunks) {
+    if (set < 4)
+      return std::vector{split_costs(1, 1, 1), split_costs(1.3, 1.1, 0.45, 0.13), split_costs(1, 1.2, 0.7, 0.3, 0.3),
+                         split_costs(0.9, 0, 0.6, 0.05)}[static_cast<std::size_t>(set)];
+    ActionCosts c = split_costs(1, 1, 1, 0.07, 0.07);
+    for (int k = 0; k < chunks; ++k)
+      c.per_chunk.push_back({1.0 + 0.25 * (k == 0), 2.0, 0.9 + 0.1 * k, 1.1 + 0.5 * (k == chunks - 1)});
+    return c;
+  };
+  int passes = 0;
+  for (const auto& [placement, v] : {std::pair{Placement::kLoop, 1}, {Placement::kLoop, 2}, {Placement::kVShape, 2}})
+    for (int pp = 1; pp <= 5; ++pp)
+      for (const int m : {1, 3, 2 * pp + 1, 4 * pp})
+        for (int set = 0; set < 5; ++set)
+          for (const int cap : {0, v, pp * v, 2 * pp * v}) {
+            AutoScheduleOptions o = loop_options(pp, m, costs(set, pp * v), cap);
+            o.placement = placement;
+            o.v = v;
+            const detail::ScheduleProblem problem(o);
+            for (const detail::Variant& variant : detail::variants(problem)) {
+              const auto pass = detail::list_schedule(problem, variant);
+              if (!pass) continue;
+              Schedule s = problem.shape;
+              s.stages = pass->stages;
+              const Analysis a = analyze(s, o.costs);
+              const std::string what = "pp=" + std::to_string(pp) + " v=" + std::to_string(v) + " m=" +
+                                       std::to_string(m) + " costs=" + std::to_string(set) + " cap=" + std::to_string(cap);
+              EXPECT_EQ(pass->makespan, a.makespan) << what;  // bit for bit
+              EXPECT_EQ(pass->peak_stash, static_cast<int>(peak(a))) << what;
+              ++passes;
+            }
+          }
+  EXPECT_GT(passes, 3000);
 }
 
 // ---- costs from a run's trace ----------------------------------------------------------------

@@ -305,6 +305,69 @@ TEST(SimSearch, EnumeratesValidLayoutsDropsWhatDoesNotFitAndRanksByThroughput) {
   EXPECT_EQ(csv.rfind("rank,tp,pp,dp,v,schedule", 0), 0u);
 }
 
+// A search's ZeRO stages share the cost-aware schedule and the pipeline timeline through SimReuse:
+// with it, each stage (and each stage again, now from the cache) simulates to what it does alone.
+TEST(SimSearch, ReusedScheduleAndTimelineGiveWhatAFreshSimulationGives) {
+  const ClusterSpec cluster = parse_cluster(test_cluster_json(), "test");
+  SimReuse reuse;
+  for (int pass = 0; pass < 2; ++pass)
+    for (int zero = 0; zero <= 3; ++zero) {
+      const TrainPlan plan = plan_of({"model.preset=mini", "device=cuda", "layout.pp=2", "layout.dp=2",
+                                      "layout.schedule=zb-1p", "layout.micro_batches=6",
+                                      "layout.zero=" + std::to_string(zero)});
+      const SimResult with = simulate(plan, cluster, SimOptions{false, false, &reuse});
+      const SimResult alone = simulate(plan, cluster, SimOptions{false, false});
+      EXPECT_EQ(with.step_time_s, alone.step_time_s) << "zero " << zero;
+      EXPECT_EQ(with.bubble_frac, alone.bubble_frac) << "zero " << zero;
+      for (std::size_t p = 0; p < alone.stages.size(); ++p) {
+        EXPECT_EQ(with.stages[p].pipeline_s, alone.stages[p].pipeline_s) << "zero " << zero;
+        EXPECT_EQ(with.stages[p].dp_exposed_s, alone.stages[p].dp_exposed_s) << "zero " << zero;
+      }
+      EXPECT_EQ(reuse.timed.stages, reuse.schedule.stages);  // the timeline kept is the built schedule's
+    }
+}
+
+// A search shares work between candidates (a layout's schedule resolved once for all its choices,
+// the ZeRO stages' cost-aware schedule and pipeline timeline): every row, fitting or not, is still
+// bit for bit what its config resolved, estimated and simulated alone says.
+TEST(SimSearch, EveryRowIsItsConfigSimulatedAlone) {
+  const TrainConfig base = read_train_config(nlohmann::json::object(), {"model.preset=mini", "device=cuda"});
+  SearchSpace space;
+  space.devices = 4;
+  space.global_batch = 8;
+  space.micro_batch_sizes = {1, 2};
+  nlohmann::json doc = test_cluster_json();
+  const double capacity = 8e7;  // some rows fit, some do not
+  doc["device"]["memory_bytes"] = capacity;
+  const ClusterSpec cluster = parse_cluster(doc, "test");
+  const SearchResult r = search_layouts(base, space, cluster);
+  int fits = 0, shared = 0;  // shared: cost-aware rows past a layout's first ZeRO stage
+  for (const SearchRow& x : r.rows) {
+    TrainConfig c = base;
+    c.layout.tp = x.tp, c.layout.pp = x.pp, c.layout.dp = x.dp, c.layout.v = x.v;
+    c.layout.micro_batch_size = x.micro_batch_size, c.layout.micro_batches = x.micro_batches;
+    c.layout.schedule = x.schedule, c.layout.recompute = x.recompute;
+    c.layout.sequence_parallel = x.sequence_parallel, c.layout.zero = x.zero;
+    const std::string what = x.schedule + " tp" + std::to_string(x.tp) + " pp" + std::to_string(x.pp) + " v" +
+                             std::to_string(x.v) + " mbs" + std::to_string(x.micro_batch_size) + " " + x.recompute +
+                             (x.sequence_parallel ? " sp" : "") + " zero" + std::to_string(x.zero);
+    const TrainPlan plan = resolve_plan(c);
+    const MemoryEstimate mem = estimate_memory(plan, DeviceType::kCUDA, static_cast<std::int64_t>(capacity));
+    EXPECT_EQ(mem.peak_bytes(), x.peak_memory_bytes) << what;
+    EXPECT_EQ(mem.fits(), x.fits) << what;
+    if (!x.fits) continue;
+    ++fits;
+    shared += (x.schedule == "zb-1p" || x.schedule == "zb-2p") && x.zero > 0;
+    const SimResult alone = simulate(plan, cluster, SimOptions{false, false});
+    EXPECT_EQ(alone.step_time_s, x.step_time_s) << what;
+    EXPECT_EQ(alone.tokens_per_s, x.tokens_per_s) << what;
+    EXPECT_EQ(alone.mfu, x.mfu) << what;
+    EXPECT_EQ(alone.bubble_frac, x.bubble_frac) << what;
+  }
+  EXPECT_GT(shared, 0);
+  EXPECT_LT(fits, static_cast<int>(r.rows.size()));
+}
+
 // Simulating a GPU plan needs no GPU, no data file and finishes fast even at scale.
 TEST(SimScale, OneTrillionParametersOnThreeThousandGpus) {
   const TrainPlan plan = plan_of({"model.preset=sp22-1t", "layout.tp=8", "layout.pp=64", "layout.dp=6",

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <tuple>
 
@@ -47,6 +48,31 @@ std::vector<std::pair<std::string, int>> schedules_for(int pp, std::int64_t laye
   return out;
 }
 
+// A candidate's plan: resolve_plan(c)'s, or nullopt where it refuses c, with the layout's schedule
+// built once for all its choices of recompute, sequence parallelism and ZeRO (a cost-aware one at
+// m = 768 takes most of a second; a layout has up to 24 choices). resolve_plan builds the plan's
+// schedule, v and layer split from the layout's schedule, pp, v and micro-batches alone, and checks
+// the choices apart from them; so each choice is resolved with 1F1B at v = 1 (any micro-batch
+// count, pp chunks: no rule a schedule's own does not imply) and takes the schedule, v and layer
+// split of `layout`, the layout's own resolve, made on its first valid choice. test_sim holds every
+// row of a search to its config resolved and simulated alone.
+std::optional<TrainPlan> resolve_choice(const TrainConfig& c, std::optional<TrainPlan>& layout) {
+  TrainConfig stand_in = c;
+  stand_in.layout.schedule = "1f1b";
+  stand_in.layout.v = 1;
+  TrainPlan plan;
+  try {
+    plan = resolve_plan(stand_in);
+    if (!layout) layout = resolve_plan(c);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  plan.schedule = layout->schedule;
+  plan.v = layout->v;
+  plan.layers_per_chunk = layout->layers_per_chunk;
+  return plan;
+}
+
 }  // namespace
 
 SearchResult search_layouts(const TrainConfig& base, const SearchSpace& space, const ClusterSpec& cluster,
@@ -75,31 +101,31 @@ SearchResult search_layouts(const TrainConfig& base, const SearchSpace& space, c
   SearchResult result;
   std::map<std::tuple<int, bool, std::string, int>, std::unique_ptr<ChunkRecorder>> recorders;
   std::vector<SearchRow> fit, unfit;
-  BuiltSchedule built;  // the ZeRO stages of a layout share its cost-aware schedule
+  SimReuse reuse;  // the ZeRO stages of a layout share its cost-aware schedule and timeline
   std::size_t done = 0;
   for (const Candidate& l : layouts) {
     if (progress && ++done % 200 == 0)
       progress("  " + std::to_string(done) + " / " + std::to_string(layouts.size()) + " layouts\n");
+    TrainConfig c = base;
+    LayoutConfig& lc = c.layout;
+    lc.tp = l.tp, lc.pp = l.pp, lc.dp = l.dp, lc.v = l.v, lc.micro_batch_size = l.mbs, lc.micro_batches = l.m;
+    lc.schedule = l.schedule, lc.schedule_file.clear(), lc.layers_per_chunk.clear();
+    std::optional<TrainPlan> layout;  // the layout's own resolve, made by the first choice that passes
     for (const std::string& recompute : space.recompute)
       for (bool sp : {false, true}) {
         if (sp && l.tp == 1) continue;
+        lc.recompute = recompute, lc.sequence_parallel = sp, lc.zero = 0;
+        std::optional<TrainPlan> plan = resolve_choice(c, layout);
+        if (!plan) continue;  // not a valid layout (the reason is resolve_plan's to give for a single run)
+        // The ZeRO stage reaches a plan only as plan.dp.zero (resolve_plan bounds it to 0..3, as
+        // this loop does), so the stages share one resolve.
         for (int zero = 0; zero <= (l.dp > 1 ? 3 : 0); ++zero) {
-          TrainConfig c = base;
-          LayoutConfig& lc = c.layout;
-          lc.tp = l.tp, lc.pp = l.pp, lc.dp = l.dp, lc.v = l.v, lc.micro_batch_size = l.mbs, lc.micro_batches = l.m;
-          lc.schedule = l.schedule, lc.schedule_file.clear(), lc.layers_per_chunk.clear();
-          lc.recompute = recompute, lc.sequence_parallel = sp, lc.zero = zero;
-          TrainPlan plan;
-          try {
-            plan = resolve_plan(c);
-          } catch (const Error&) {
-            continue;  // not a valid layout (the reason is resolve_plan's to give for a single run)
-          }
+          plan->dp.zero = zero;
           ++result.candidates;
           auto& rec = recorders[{l.tp, sp, recompute, l.mbs}];
-          if (!rec) rec = std::make_unique<ChunkRecorder>(chunk_context(plan, device));
-          SearchRow row{l.tp, l.pp, l.dp, plan.schedule.v, l.mbs, l.m, zero, l.schedule, recompute, sp, false, 0, {}};
-          const MemoryEstimate mem = estimate_memory(plan, *rec, static_cast<std::int64_t>(cluster.device.memory_bytes));
+          if (!rec) rec = std::make_unique<ChunkRecorder>(chunk_context(*plan, device));
+          SearchRow row{l.tp, l.pp, l.dp, plan->schedule.v, l.mbs, l.m, zero, l.schedule, recompute, sp, false, 0, {}};
+          const MemoryEstimate mem = estimate_memory(*plan, *rec, static_cast<std::int64_t>(cluster.device.memory_bytes));
           row.fits = mem.fits();
           row.peak_memory_bytes = mem.peak_bytes();
           row.biggest_memory_term = mem.stages[static_cast<std::size_t>(mem.worst_stage())].biggest().first;
@@ -107,7 +133,7 @@ SearchResult search_layouts(const TrainConfig& base, const SearchSpace& space, c
             unfit.push_back(row);
             continue;
           }
-          const SimResult r = simulate(plan, cluster, *rec, SimOptions{false, false, &built});
+          const SimResult r = simulate(*plan, cluster, *rec, SimOptions{false, false, &reuse});
           ++result.simulated;
           row.step_time_s = r.step_time_s;
           row.tokens_per_s = r.tokens_per_s;

@@ -69,6 +69,28 @@ std::map<std::pair<int, int>, std::vector<double>> mark_times(const StageTimelin
   return out;
 }
 
+// Everything the DES reads of a schedule (all but its name) and of its costs (every field).
+bool same_timeline_inputs(const Schedule& a, const TimelineCosts& ca, const Schedule& b, const TimelineCosts& cb) {
+  const CpuSharing &sa = ca.sharing, &sb = cb.sharing;
+  return a.pp == b.pp && a.v == b.v && a.micro_batches == b.micro_batches && a.placement == b.placement &&
+         a.forward_only == b.forward_only && a.stages == b.stages && ca.action_s == cb.action_s && ca.final_extra_s == cb.final_extra_s &&
+         ca.p2p_s == cb.p2p_s && ca.recv_hold_s == cb.recv_hold_s && ca.gather_s == cb.gather_s &&
+         sa.enabled == sb.enabled && sa.cores == sb.cores && sa.ranks_per_stage == sb.ranks_per_stage &&
+         sa.threads_per_rank == sb.threads_per_rank;
+}
+
+// The pipeline timeline of `s` under `tc`: the one `reuse` keeps if it was made from the same
+// inputs, else a fresh one, kept in `reuse` (or in `fresh` without one).
+const PipelineTimeline& timeline_of(const Schedule& s, const TimelineCosts& tc, SimReuse* reuse, PipelineTimeline& fresh) {
+  if (reuse && same_timeline_inputs(s, tc, reuse->timed, reuse->costs)) return reuse->timeline;
+  fresh = simulate_pipeline(s, tc);
+  if (!reuse) return fresh;
+  reuse->timed = s;
+  reuse->costs = tc;
+  reuse->timeline = std::move(fresh);
+  return reuse->timeline;
+}
+
 }  // namespace
 
 SimResult simulate(const TrainPlan& plan, const ClusterSpec& cluster, const SimOptions& options) {
@@ -130,13 +152,16 @@ SimResult simulate(const TrainPlan& plan, const ClusterSpec& cluster, ChunkRecor
     for (int c = 0; c < chunks; ++c) ac.per_chunk.push_back(tc.action_s[static_cast<std::size_t>(c)]);
     for (double p2p : tc.p2p_s) ac.p2p = std::max(ac.p2p, p2p);
     for (double hold : tc.recv_hold_s) ac.recv = std::max(ac.recv, hold);
-    BuiltSchedule* last = options.reuse;
+    SimReuse* last = options.reuse;
     if (last && last->name == kind->name && last->pp == pp && last->v == s.v && last->m == m &&
         last->per_chunk == ac.per_chunk && last->p2p == ac.p2p && last->recv == ac.recv) {
       s = last->schedule;
     } else {
       s = kind->make(pp, s.v, m, ac);
-      if (last) *last = {std::string(kind->name), pp, s.v, m, ac.per_chunk, ac.p2p, ac.recv, s};
+      if (last) {
+        last->name = kind->name, last->pp = pp, last->v = s.v, last->m = m;
+        last->per_chunk = ac.per_chunk, last->p2p = ac.p2p, last->recv = ac.recv, last->schedule = s;
+      }
     }
   }
   // Data parallelism of every stage, as DataParallel lays it out.
@@ -151,11 +176,12 @@ SimResult simulate(const TrainPlan& plan, const ClusterSpec& cluster, ChunkRecor
           CommKind::kAllGather, 4.0 * static_cast<double>(ops[static_cast<std::size_t>(c)]->param_elements),
           span_of(mesh, MeshAxis::kData, rank_of(s.stage_of(c)), dpn), net);
   }
+  PipelineTimeline fresh_timeline;  // tl's storage unless options.reuse keeps it
   tc.sharing.enabled = cpu && on_node * threads > dev.cores;
   tc.sharing.cores = dev.cores;
   tc.sharing.ranks_per_stage = mesh.tp() * dp;
   tc.sharing.threads_per_rank = threads;
-  const PipelineTimeline tl = simulate_pipeline(s, tc);
+  const PipelineTimeline& tl = timeline_of(s, tc, options.reuse, fresh_timeline);
 
   // ---- gradients: tied copies, DP reductions ------------------------------------------------
   SimResult r;

@@ -30,24 +30,35 @@
 #include "experiments/plan/plan.h"
 #include "experiments/sim/cluster.h"
 #include "experiments/sim/memory_model.h"
+#include "experiments/sim/timeline.h"
 
 namespace trident {
 
-// The last cost-aware schedule (ZB-1p / ZB-2p) built, with what it was built from: a search
-// simulates the ZeRO stages of a layout one after another, and they share the schedule (ZeRO does
-// not change the action costs it is built from), which costs far more to build than to simulate.
-struct BuiltSchedule {
+// What a search carries from one simulation to the next. It simulates the ZeRO stages of a layout
+// one after another, and they share
+//  - the cost-aware schedule (ZB-1p / ZB-2p): ZeRO does not change the action costs it is built
+//    from, and it costs far more to build than to simulate;
+//  - the pipeline timeline: ZeRO 0-2 change neither the schedule nor any cost the DES reads
+//    (ZeRO-3 adds parameter gathers).
+// Each is the last one made, kept with everything it was made from, and reused only when all of
+// that is equal.
+struct SimReuse {
+  // The last cost-aware schedule and what it was built from.
   std::string name;
   int pp = 0, v = 0, m = 0;
   std::vector<std::array<double, 4>> per_chunk;
   double p2p = 0.0, recv = 0.0;
   Schedule schedule;
+  // The last timeline and what it was simulated from.
+  Schedule timed;
+  TimelineCosts costs;
+  PipelineTimeline timeline;
 };
 
 struct SimOptions {
   bool trace = true;   // build the Chrome trace events
   bool memory = true;  // estimate memory (a search that already has the estimate skips it)
-  BuiltSchedule* reuse = nullptr;  // optional: reuse (and keep) the last cost-aware schedule
+  SimReuse* reuse = nullptr;  // optional: reuse (and keep) the last schedule built and timeline made
 };
 
 struct StageResult {

@@ -12,8 +12,9 @@
 //     fills the wait with a W: only if the W ends before the next input arrives, or always
 //     (a variant); a stage at its cap runs W's to free memory. Variants also differ in the
 //     in-flight limit (the cap, or the cap tapered to (pp−r)/pp of it, 1F1B's shape), in I-before-F
-//     and in which chunk's F goes first; each variant is run through the analyzer and the shortest
-//     wins. This is the paper's heuristic family; its ILP refinement is replaced by (2).
+//     and in which chunk's F goes first; each variant is timed by its own clock, which is the
+//     analyzer's, and the shortest wins. This is the paper's heuristic family; its ILP
+//     refinement is replaced by (2).
 //  2. On small instances an exact branch-and-bound search over the same space (each chunk runs its
 //     F's, I's and W's in micro-batch order, as every published schedule does) starts from the
 //     heuristic's makespan and either proves it optimal or finds the optimum (`optimal` = true), or

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "schedules/generators/auto_scheduler.h"
@@ -37,6 +38,27 @@ struct ScheduleProblem {
   std::size_t at(int mb, int chunk) const { return static_cast<std::size_t>(mb * chunks + chunk); }
   int compute_actions() const { return 3 * m * chunks; }
 };
+
+// The heuristic (auto_scheduler.cpp): a list scheduler run in several variants.
+struct Variant {
+  bool input_grad_first;    // an I and an F both ready: the I (the zero-bubble papers' choice)
+  bool deep_forward_first;  // F's of several chunks ready: the highest chunk (drains the pipe)
+  bool tapered;             // new micro-batches only while stash < cap·(pp−r)/pp (1F1B's shape)
+  int fill;                 // idle with W's pending: 0 W only if it ends before the next known
+                            // input (wait for news when none is known), 1 same but fill when none
+                            // is known, 2 always fill
+};
+std::vector<Variant> variants(const ScheduleProblem& problem);
+
+// One variant's schedule with the makespan and peak stash of its own clock: the analyzer's for
+// that schedule (the ranking of variants relies on it).
+struct ListSchedule {
+  std::vector<std::vector<Action>> stages;  // compute-only, per stage
+  double makespan = 0.0;
+  int peak_stash = 0;                        // most chunk activations any stage holds
+};
+// nullopt if the memory cap leaves every stage stuck.
+std::optional<ListSchedule> list_schedule(const ScheduleProblem& problem, const Variant& variant);
 
 // The exact search (exact_search.cpp): schedules in which every chunk runs its F's, I's and W's in
 // micro-batch order. Looks for one shorter than `upper_bound` within `max_nodes` nodes.
