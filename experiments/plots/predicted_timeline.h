@@ -7,16 +7,10 @@
 
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "experiments/plan/plan.h"
 #include "schedules/analyzer.h"
 
 namespace trident {
-
-// Mean per-chunk action times (microseconds) over every rank's compute events of a merged trace
-// (trident train's trace.json). Throws when the trace has no compute action of the schedule.
-ActionCosts costs_from_trace(const nlohmann::json& trace, const Schedule& schedule);
 
 // Reads the run's trace and config, analyses its schedule with the measured costs and writes the
 // analyzer's Chrome trace (pid = stage, times in microseconds) to `out_path`. Returns the analysis.
