@@ -15,8 +15,7 @@
 // (ZeRO-2), 16Ψ/N (ZeRO-3) — plus the bf16 copies of the GEMM weights under mixed precision (2Ψc)
 // and, under ZeRO-2/3, the transient bucket buffers (one micro-batch's gradients of the bucket
 // accumulating, of those being reduce-scattered (at most the largest bucket's size), and of the
-// tied copies; ZeRO-3's
-// gathered parameters, in use and prefetched) as communication.
+// tied copies; ZeRO-3's gathered parameters, in use and prefetched) as communication.
 #pragma once
 
 #include <cstdint>
