@@ -2,7 +2,9 @@
 // N = 2048 token rows), each through trident's op table and through a direct cblas_sgemm on the
 // same buffers, so the op-table overhead is visible. Every benchmark reports GFLOP/s and vs_best:
 // its rate over OpenBLAS's own best on a 2048³ square sgemm with the same thread count, measured
-// in the same run (first, or lazily when filtered out). The attn/fused/* cases time the fused causal
+// in the same run (first, or lazily when filtered out). The direct cblas calls run on OpenBLAS's own
+// threads; the op table keeps OpenBLAS single-threaded and splits each GEMM over its worker pool
+// (core/cpu/blas_threads.h), so `ops` against `cblas` compares the two ways of using 2 cores. The attn/fused/* cases time the fused causal
 // attention op (forward + backward) at mini's shape and at GPT-2's heads for S = 256, 1024, 4096.
 //
 //   build/bench/bench_gemm                       # 1 and 2 OpenBLAS threads, ~0.2 s per benchmark
@@ -35,6 +37,16 @@ constexpr std::int64_t kSquare = 2048;
 
 using Clock = std::chrono::steady_clock;
 
+// OpenBLAS threaded as it ships, for the direct cblas baselines; back to one thread afterwards, as
+// the op table keeps it.
+class OpenblasThreads {
+ public:
+  explicit OpenblasThreads(int threads) { openblas_set_num_threads(threads); }
+  ~OpenblasThreads() { openblas_set_num_threads(1); }
+  OpenblasThreads(const OpenblasThreads&) = delete;
+  OpenblasThreads& operator=(const OpenblasThreads&) = delete;
+};
+
 Tensor filled(const Shape& shape, float value) {
   Tensor t = Tensor::empty(shape);
   ops_for(Device::cpu()).fill(t, value);
@@ -53,8 +65,9 @@ double square_flops() { return 2.0 * kSquare * kSquare * kSquare; }
 struct SquareBuffers {
   Tensor a = filled({kSquare, kSquare}, 0.5f), b = filled({kSquare, kSquare}, 0.25f),
          c = filled({kSquare, kSquare}, 0.0f);
-  // One timed 2048³ sgemm; returns its GFLOP/s.
-  double run_once() {
+  // One timed 2048³ sgemm on `threads` OpenBLAS threads; returns its GFLOP/s.
+  double run_once(int threads) {
+    const OpenblasThreads blas(threads);
     const auto t0 = Clock::now();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kSquare, kSquare, kSquare, 1.0f, a.data<float>(), kSquare,
                 b.data<float>(), kSquare, 0.0f, c.data<float>(), kSquare);
@@ -73,9 +86,9 @@ double baseline_gflops(int threads) {
   auto it = square_best().find(threads);
   if (it != square_best().end()) return it->second;
   SquareBuffers& sq = square_buffers();
-  sq.run_once();
+  sq.run_once(threads);
   double best = 0.0;
-  for (int i = 0; i < 3; ++i) best = std::max(best, sq.run_once());
+  for (int i = 0; i < 3; ++i) best = std::max(best, sq.run_once(threads));
   return square_best()[threads] = best;
 }
 
@@ -89,10 +102,10 @@ void BM_square_sgemm(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   set_blas_threads(threads);
   SquareBuffers& sq = square_buffers();
-  sq.run_once();  // warm-up: thread start, page faults
+  sq.run_once(threads);  // warm-up: thread start, page faults
   double best = 0.0;
   const auto t0 = Clock::now();
-  for (auto _ : state) best = std::max(best, sq.run_once());
+  for (auto _ : state) best = std::max(best, sq.run_once(threads));
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   square_best()[threads] = std::max(square_best()[threads], best);
   state.counters["best_GFLOP/s"] = best;
@@ -140,6 +153,7 @@ void BM_gemm(benchmark::State& state, const GemmCase& g, bool via_ops) {
     if (via_ops) {
       ops.gemm(g.ta, g.tb, 1.0f, a, b, g.beta, c);
     } else {
+      const OpenblasThreads blas(threads);
       cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
                   static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a.data<float>(),
                   static_cast<int>(g.a[1]), b.data<float>(), static_cast<int>(g.b[1]), g.beta, c.data<float>(),
@@ -184,6 +198,7 @@ void BM_attention_gemm(benchmark::State& state, AttnGemm which, bool via_ops) {
         ops.gemm_strided_batched(false, scores, shape, 1.0f, a, bm, 0.0f, c);
         continue;
       }
+      const OpenblasThreads blas(threads);
       for (std::int64_t h = 0; h < kHeads; ++h)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, scores ? CblasTrans : CblasNoTrans, static_cast<int>(shape.m),
                     static_cast<int>(shape.n), static_cast<int>(shape.k), 1.0f, a.data<float>() + h * shape.stride_a,

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu/blas_threads.h"
 #include "core/cpu/cpu_ops.h"
 #include "core/ops.h"
 #include "core/tensor.h"
@@ -158,6 +159,54 @@ TEST(CpuOps, GemmStridedBatchedMatchesNaive) {
                         1e-5);
       }
     }
+}
+
+// At 2 threads a GEMM is cut into row blocks (M >= 128) or, for a short wide C, column blocks, each a
+// single-threaded sgemm. Row blocks equal the 1-thread result bit for bit, for every transpose and
+// for a batched call (items in parallel) too; column blocks agree to rounding. Shapes big enough to split.
+TEST(CpuOps, GemmSplitOverTwoThreadsEqualsOneThread) {
+  const int before = blas_threads();
+  struct Dims {
+    std::int64_t m, n, k;
+  };
+  for (const Dims d : {Dims{300, 70, 64}, Dims{40, 333, 100}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        const Tensor a = random_tensor(ta ? Shape{d.k, d.m} : Shape{d.m, d.k}, 11);
+        const Tensor b = random_tensor(tb ? Shape{d.n, d.k} : Shape{d.k, d.n}, 12);
+        const Tensor c0 = random_tensor({d.m, d.n}, 13);
+        std::vector<std::vector<float>> got;
+        for (int threads : {1, 2}) {
+          set_blas_threads(threads);
+          const Tensor c = c0.clone();
+          ops().gemm(ta, tb, 1.5f, a, b, 0.5f, c);
+          got.push_back(to_vec(c));
+        }
+        set_blas_threads(before);
+        if (d.m >= 128) {
+          EXPECT_EQ(got[0], got[1]) << "m " << d.m << " n " << d.n << " ta " << ta << " tb " << tb;
+        } else {
+          for (std::size_t i = 0; i < got[0].size(); ++i)
+            ASSERT_NEAR(got[0][i], got[1][i], 1e-5f * std::max(1.0f, std::abs(got[0][i]))) << "ta " << ta << " tb " << tb;
+        }
+        const auto want = naive_gemm(ta, tb, d.m, d.n, d.k, 1.5f, a.data<float>(), a.dim(1), b.data<float>(), b.dim(1),
+                                     0.5f, c0.data<float>(), d.n);
+        for (std::size_t i = 0; i < want.size(); i += 97) EXPECT_NEAR(got[1][i], want[i], 1e-4);
+      }
+  GemmBatch s;
+  s.batch = 3, s.m = 300, s.n = 70, s.k = 64;
+  s.lda = s.k, s.ldb = s.n, s.ldc = s.n;
+  s.stride_a = s.m * s.k, s.stride_b = 0, s.stride_c = s.m * s.n;
+  const Tensor a = random_tensor({s.batch * s.stride_a}, 14), b = random_tensor({s.k * s.n}, 15);
+  std::vector<std::vector<float>> got;
+  for (int threads : {1, 2}) {
+    set_blas_threads(threads);
+    const Tensor c = Tensor::zeros({s.batch * s.stride_c});
+    ops().gemm_strided_batched(false, false, s, 1.0f, a, b, 0.0f, c);
+    got.push_back(to_vec(c));
+  }
+  set_blas_threads(before);
+  EXPECT_EQ(got[0], got[1]);
 }
 
 TEST(CpuOps, GemmStridedBatchedChecksExtent) {

@@ -1,6 +1,7 @@
 #include "core/cpu/parallel_for.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -13,13 +14,36 @@ namespace trident::cpu {
 
 namespace {
 
-// Workers sleep on a condition variable between jobs: idle workers cost no CPU (which matters when
-// MPI ranks share cores). Chunks are claimed from a shared counter rather than bound to threads:
-// right after a GEMM, OpenBLAS's own threads spin on the other core for a while, and a worker that
-// is slow to be scheduled must not hold the caller up, so the caller keeps claiming chunks until
-// none are left and only then waits for chunks already under way. Which thread runs a chunk does
-// not change its range or its result. One job runs at a time; a call that finds the pool busy
-// (another thread's job, or a nested call from inside a chunk) runs its chunks inline.
+// How long a worker keeps polling for the next job before it sleeps, and how long the caller polls
+// for the last chunk to finish before it sleeps. A step issues its kernels back to back (a GEMM, a
+// bias, a LayerNorm, …), and waking a sleeping thread costs ~100 µs on the VMs this runs on (measured:
+// two 100 µs chunks took 240 µs through a sleeping worker), so a short poll keeps the pool warm across
+// a step while an idle rank still sleeps. Ranks that share cores run one thread and never poll.
+constexpr auto kWorkerPoll = std::chrono::microseconds(250);
+constexpr auto kCallerPoll = std::chrono::milliseconds(20);
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Polls ready() until it holds or `window` has passed; true if it held.
+template <typename Ready>
+bool poll_for(std::chrono::steady_clock::duration window, Ready ready) {
+  const auto until = std::chrono::steady_clock::now() + window;
+  for (int i = 0;; ++i) {
+    if (ready()) return true;
+    if ((i & 255) == 255 && std::chrono::steady_clock::now() >= until) return ready();
+    cpu_relax();
+  }
+}
+
+// Chunks are claimed from a shared counter rather than bound to threads: a worker that is slow to
+// be scheduled must not hold the caller up, so the caller keeps claiming chunks until none are left
+// and only then waits for chunks already under way. Which thread runs a chunk does not change its
+// range or its result. One job runs at a time; a call that finds the pool busy (another thread's
+// job, or a nested call from inside a chunk) runs its chunks inline.
 class Pool {
  public:
   ~Pool() {
@@ -43,6 +67,7 @@ class Pool {
   void run(std::int64_t chunks, std::size_t helpers, const std::function<void(std::int64_t)>& chunk_body) {
     while (workers_.size() < helpers) workers_.emplace_back([this] { worker_loop(); });
     next_.store(0, std::memory_order_relaxed);
+    bool sleepers = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       job_ = &chunk_body;
@@ -50,16 +75,22 @@ class Pool {
       job_helpers_ = helpers;
       joined_ = 0;
       error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
+      sleepers = sleepers_ > 0;
     }
-    wake_.notify_all();
+    if (sleepers) wake_.notify_all();  // polling workers see the new generation without a syscall
     claim_chunks(chunk_body, chunks);
-    std::unique_lock<std::mutex> lock(mu_);
-    job_ = nullptr;  // late wakers must not join a finished job
-    done_.wait(lock, [this] { return active_ == 0; });
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job_ = nullptr;  // late joiners must not join a finished job
+    }
+    if (!poll_for(kCallerPoll, [this] { return active_.load(std::memory_order_acquire) == 0; })) {
+      std::unique_lock<std::mutex> lock(mu_);
+      done_.wait(lock, [this] { return active_.load(std::memory_order_acquire) == 0; });
+    }
+    std::lock_guard<std::mutex> lock(mu_);
     std::exception_ptr first = error_;
     error_ = nullptr;
-    lock.unlock();
     if (first) std::rethrow_exception(first);
   }
 
@@ -77,45 +108,45 @@ class Pool {
   }
 
   void worker_loop() {
-    std::uint64_t seen = 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      seen = generation_;
-    }
+    std::uint64_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
+      poll_for(kWorkerPoll, [&] { return generation_.load(std::memory_order_acquire) != seen; });
       const std::function<void(std::int64_t)>* job = nullptr;
       std::int64_t chunks = 0;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (!stop_ && generation_.load(std::memory_order_relaxed) == seen) {
+          ++sleepers_;
+          wake_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_relaxed) != seen; });
+          --sleepers_;
+        }
         if (stop_) return;
-        seen = generation_;
+        seen = generation_.load(std::memory_order_relaxed);
         if (job_ == nullptr || joined_ >= job_helpers_) continue;  // finished, or enough helpers
         ++joined_;
-        ++active_;
+        active_.fetch_add(1, std::memory_order_relaxed);
         job = job_;
         chunks = job_chunks_;
       }
       claim_chunks(*job, chunks);
-      bool last = false;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        last = --active_ == 0;
+      if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mu_);  // the caller may be between its check and its wait
+        done_.notify_one();
       }
-      if (last) done_.notify_one();
     }
   }
 
   std::atomic<bool> busy_{false};
   std::atomic<std::int64_t> next_{0};
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<std::int64_t> active_{0};  // workers inside the current job's chunks
   std::mutex mu_;
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
   const std::function<void(std::int64_t)>* job_ = nullptr;
   std::int64_t job_chunks_ = 0;
   std::size_t job_helpers_ = 0, joined_ = 0;
-  std::int64_t active_ = 0;
-  std::uint64_t generation_ = 0;
+  int sleepers_ = 0;
   std::exception_ptr error_;
   bool stop_ = false;
 };

@@ -32,7 +32,7 @@ Command make_info_command() {
       os << "trident build\n"
          << "  world ranks     " << world.size() << "\n"
          << "  MPI             " << b.mpi << "\n"
-         << "  OpenBLAS        " << blas_threads() << " thread(s) per rank\n"
+         << "  CPU threads     " << blas_threads() << " per rank (one pool; OpenBLAS single-threaded in it)\n"
          << "  CUDA backend    " << (cuda.built_with_cuda ? "built" : "not built") << "\n";
       if (cuda.built_with_cuda) {
         os << "  CUDA runtime    " << version3(cuda.runtime_version, 1000, 10) << " (driver "
