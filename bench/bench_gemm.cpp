@@ -4,8 +4,9 @@
 // its rate over OpenBLAS's own best on a 2048³ square sgemm with the same thread count, measured
 // in the same run (first, or lazily when filtered out). The direct cblas calls run on OpenBLAS's own
 // threads; the op table keeps OpenBLAS single-threaded and splits each GEMM over its worker pool
-// (core/cpu/blas_threads.h), so `ops` against `cblas` compares the two ways of using 2 cores. The attn/fused/* cases time the fused causal
-// attention op (forward + backward) at mini's shape and at GPT-2's heads for S = 256, 1024, 4096.
+// (core/cpu/blas_threads.h), so `ops` against `cblas` compares the two ways of using 2 cores. The
+// attn/fused/* cases time the fused causal attention op (forward + backward) at mini's shape and at
+// GPT-2's heads for S = 256, 1024, 4096.
 //
 //   build/bench/bench_gemm                       # 1 and 2 OpenBLAS threads, ~0.2 s per benchmark
 //   build/bench/bench_gemm --benchmark_filter=qkv --benchmark_min_time=0.05
@@ -149,11 +150,11 @@ void BM_gemm(benchmark::State& state, const GemmCase& g, bool via_ops) {
   const Tensor a = filled(g.a, 0.01f), b = filled(g.b, 0.02f), c = filled(g.c, 0.0f);
   const std::int64_t m = g.ta ? g.a[1] : g.a[0], k = g.ta ? g.a[0] : g.a[1], n = g.tb ? g.b[0] : g.b[1];
   const Ops& ops = ops_for(Device::cpu());
+  const OpenblasThreads blas(via_ops ? 1 : threads);  // the direct cblas calls on OpenBLAS's threads
   auto run = [&] {
     if (via_ops) {
       ops.gemm(g.ta, g.tb, 1.0f, a, b, g.beta, c);
     } else {
-      const OpenblasThreads blas(threads);
       cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
                   static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a.data<float>(),
                   static_cast<int>(g.a[1]), b.data<float>(), static_cast<int>(g.b[1]), g.beta, c.data<float>(),
@@ -181,6 +182,7 @@ void BM_attention_gemm(benchmark::State& state, AttnGemm which, bool via_ops) {
   const Tensor out = filled({kBatch, kSeq, kHeads, kHeadDim}, 0.0f);
   const Tensor flat_qkv = qkv.view({qkv.numel()}), flat_out = out.view({out.numel()});
   const Ops& ops = ops_for(Device::cpu());
+  const OpenblasThreads blas(via_ops ? 1 : threads);  // the direct cblas calls on OpenBLAS's threads
   const bool scores = which == AttnGemm::kScores;
   // One strided-batched call per sequence: the nh heads of batch b sit hd apart in each row.
   GemmBatch shape;
@@ -198,7 +200,6 @@ void BM_attention_gemm(benchmark::State& state, AttnGemm which, bool via_ops) {
         ops.gemm_strided_batched(false, scores, shape, 1.0f, a, bm, 0.0f, c);
         continue;
       }
-      const OpenblasThreads blas(threads);
       for (std::int64_t h = 0; h < kHeads; ++h)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, scores ? CblasTrans : CblasNoTrans, static_cast<int>(shape.m),
                     static_cast<int>(shape.n), static_cast<int>(shape.k), 1.0f, a.data<float>() + h * shape.stride_a,

@@ -4,8 +4,9 @@
 // Threads: OpenBLAS runs single-threaded (core/cpu/blas_threads.h) and a GEMM is cut into one block
 // per pool thread, by rows where M allows (by columns for a short, wide C), each block a cblas_sgemm
 // of its own. Each element of C is the same K-long sum either way; row blocks reproduce the
-// 1-thread result bit for bit, so the thread count does not change a trained model's numbers. Measured on mini's 15 GEMM shapes at 2 threads (best of 20): the split totals 0.95 of
-// OpenBLAS's own threaded sgemm, which also spends time synchronising its threads inside each call.
+// 1-thread result bit for bit, so the thread count does not change a trained model's numbers.
+// Measured on mini's 15 GEMM shapes at 2 threads (best of 20): the split totals 0.95 of OpenBLAS's
+// own threaded sgemm, which also spends time synchronising its threads inside each call.
 #include <cblas.h>
 
 #include <algorithm>
@@ -34,6 +35,7 @@ void scale_only(float* c, std::int64_t n, float beta) {
 // Block boundaries are multiples of this many rows (columns), so no block ends in a partial
 // register tile of OpenBLAS's kernel except the last.
 constexpr std::int64_t kBlockAlign = 16;
+// Rows each block needs before rows are split rather than columns (see sgemm).
 constexpr std::int64_t kMinBlockRows = 64;
 // Below this many multiply-adds a GEMM runs on the caller alone: a hand-off costs more.
 constexpr double kMinSplitMacs = 1 << 20;

@@ -174,14 +174,13 @@ void parallel_for_chunks(std::int64_t n, std::int64_t chunks,
   if (n <= 0) return;
   chunks = std::clamp<std::int64_t>(chunks, 1, n);
   auto range = [&](std::int64_t c) { body(c, n * c / chunks, n * (c + 1) / chunks); };
-  if (chunks == 1) return range(0);
+  if (threads <= 0) threads = blas_threads();
+  const auto helpers = static_cast<std::size_t>(std::clamp<std::int64_t>(threads, 1, chunks) - 1);
   Pool& p = pool();
-  if (!p.try_acquire()) {
+  if (helpers == 0 || !p.try_acquire()) {  // one thread, or the pool is taken: all chunks here
     for (std::int64_t c = 0; c < chunks; ++c) range(c);
     return;
   }
-  if (threads <= 0) threads = blas_threads();
-  const auto helpers = static_cast<std::size_t>(std::clamp<std::int64_t>(threads, 1, chunks) - 1);
   try {
     p.run(chunks, helpers, range);
   } catch (...) {
