@@ -2,6 +2,8 @@
 // measured runs, and its speed.
 //
 //   build/bench/bench_simulator                       published tables + speed benchmarks
+//   build/bench/bench_simulator --zb-stages           also each ZB model's simulated per-stage F, I, W
+//                                                     of one micro-batch beside the paper's profile
 //   build/bench/bench_simulator --cpu-runs DIR [--cpu-cluster FILE]
 //                                                     measured vs simulated for DIR's runs (made by
 //                                                     bench/sim_cpu_runs.sh) + speed benchmarks
@@ -36,6 +38,7 @@
 #include "bench/benchmark_main.h"
 #include "experiments/plan/plan.h"
 #include "experiments/sim/chunk_ops.h"
+#include "experiments/sim/cost_model.h"
 #include "experiments/sim/search.h"
 #include "experiments/sim/simulator.h"
 
@@ -217,6 +220,43 @@ void zb_table(const ClusterSpec& cluster) {
   std::printf("mean |error| %.2f%%, max %.2f%%; order matches in %d of 12 rows\n\n", 100 * e.mean(), 100 * e.max(), orders);
 }
 
+// The simulator's own per-micro-batch costs of each ZB model beside the paper's profile (its
+// auto-scheduler's inputs: the median stage's T_F, T_B, T_W, and T_comm per hop): each stage's F,
+// I (the paper's B) and W of one micro-batch, and the p2p time of its boundary.
+void zb_stages(const ClusterSpec& a100) {
+  struct Profile {
+    const char* preset;
+    int layers, pp, micro_batch;
+    double f, b, w, comm;  // ms, the paper's first row of each model
+  };
+  const Profile prof[] = {{"zb-1.5b", 22, 8, 6, 18.522, 18.086, 9.337, 0.601},
+                          {"zb-6.2b", 30, 8, 3, 29.718, 29.444, 19.927, 0.527},
+                          {"zb-14.6b", 46, 16, 1, 11.347, 11.248, 8.132, 0.377},
+                          {"zb-28.3b", 62, 32, 1, 10.419, 10.207, 7.715, 0.408}};
+  std::printf("== ZB per-micro-batch stage costs, simulated (1F1B split) vs the paper's profile (median stage), "
+              "ms ==\n");
+  for (const Profile& q : prof) {
+    const TrainPlan plan = plan_of({std::string("model.preset=") + q.preset, "layout.tp=1", "layout.dp=1",
+                                    "layout.pp=" + std::to_string(q.pp), "layout.v=1", "layout.schedule=1f1b",
+                                    "layout.micro_batch_size=" + std::to_string(q.micro_batch),
+                                    "layout.micro_batches=" + std::to_string(2 * q.pp), "device=cuda",
+                                    "layout.layers_per_chunk=" + zb_split(q.layers, q.pp, 1)});
+    const SimResult r = simulate(plan, a100, SimOptions{false});
+    const double bytes = static_cast<double>(q.micro_batch) * plan.model.seq_len * plan.model.hidden * 2.0;  // bf16
+    const double p2p = 1e3 * collective_seconds(CommKind::kSend, bytes, GroupSpan{2, 1, 2}, a100.network);
+    std::printf("%-9s paper F %6.2f  B %6.2f  W %6.2f  comm %5.3f; simulated p2p (intra-node) %5.3f\n", q.preset, q.f,
+                q.b, q.w, q.comm, p2p);
+    for (std::size_t k = 0; k < r.stages.size(); ++k) {
+      if (k != 0 && k != 1 && k + 1 != r.stages.size()) continue;
+      const double f = 1e3 * r.stages[k].f_s, i = 1e3 * r.stages[k].i_s, w = 1e3 * r.stages[k].w_s;
+      std::printf("  stage %2zu  F %6.2f  I %6.2f  W %6.2f  (F/paper %+5.1f%%, I %+5.1f%%, W %+5.1f%%)\n", k, f, i, w,
+                  100 * (f / q.f - 1), 100 * (i / q.b - 1), 100 * (w / q.w - 1));
+    }
+    std::printf("  step %.1f ms, simulated 1F1B (m = 2p)\n", 1e3 * r.step_time_s);
+  }
+  std::printf("\n");
+}
+
 // ---- CPU runs -----------------------------------------------------------------------------------
 
 // Step times of a run (metrics.jsonl), steps after the first two: median, fastest, slowest.
@@ -299,10 +339,12 @@ int main(int argc, char** argv) {
   using namespace trident;
   std::vector<char*> rest = {argv[0]};
   std::string runs, cluster;
+  bool zb_detail = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--cpu-runs" && i + 1 < argc) runs = argv[++i];
     else if (a == "--cpu-cluster" && i + 1 < argc) cluster = argv[++i];
+    else if (a == "--zb-stages") zb_detail = true;
     else rest.push_back(argv[i]);
   }
   try {
@@ -311,6 +353,7 @@ int main(int argc, char** argv) {
       sp22_table(a100);
       sp22_memory();
       zb_table(a100);
+      if (zb_detail) zb_stages(a100);
     } else {
       if (cluster.empty()) cluster = fs::is_regular_file(fs::path(runs) / "cpu.json") ? (fs::path(runs) / "cpu.json").string() : "cpu";
       cpu_runs(runs, cluster);

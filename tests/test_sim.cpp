@@ -129,6 +129,36 @@ TEST(SimCost, RingAllReduceIsTwoNMinusOneOverNBytesOverBandwidth) {
   }
 }
 
+// An unfused attention's score traffic: forward and backward each their own bytes per score (a file
+// without the backward's gets twice the forward's); a measured send replaces the link model for
+// pipeline p2p only (Megatron-LM's per-call overhead, clusters/a100.json), not for collectives.
+TEST(SimCost, ScoreBytesPerDirectionAndMeasuredSendOnlyForP2p) {
+  nlohmann::json j = test_cluster_json();
+  j["device"]["attention_score_bytes"] = 6;
+  EXPECT_EQ(parse_cluster(j, "test").device.attention_score_bytes_backward, 12);
+  j["device"]["attention_score_bytes_backward"] = 19;
+  const ClusterSpec c = parse_cluster(j, "test");
+  EXPECT_EQ(c.device.attention_score_bytes_backward, 19);
+  EXPECT_EQ(parse_cluster(to_json(c), "round trip").device.attention_score_bytes_backward, 19);
+  OpRecord fwd;
+  fwd.kind = OpKind::kAttentionForward;
+  fwd.dtype = DType::kBF16;
+  fwd.shape = Shape{2, 1024, 3, 8, 64};  // B, S, 3, nh, hd: 2·8·1024² scores
+  fwd.flops = 0, fwd.bytes = 0;
+  OpRecord bwd = fwd;
+  bwd.kind = OpKind::kAttentionBackward;
+  const double scores = 2.0 * 8 * 1024 * 1024, bw = 2e12 * 0.5;
+  EXPECT_NEAR(op_seconds(fwd, c.device), 6 * scores / bw, 1e-12);
+  EXPECT_NEAR(op_seconds(bwd, c.device), 19 * scores / bw, 1e-12);
+
+  j["network"]["intra_node"]["collectives"] = {{"send", {{"bus_bandwidth", 50e9}, {"latency_s", 2e-4}}}};
+  const ClusterSpec m = parse_cluster(j, "test");
+  const GroupSpan pair{2, 1, 2};
+  EXPECT_NEAR(collective_seconds(CommKind::kSend, 10e6, pair, m.network), 2e-4 + 10e6 / 50e9, 1e-15);
+  EXPECT_NEAR(collective_seconds(CommKind::kRecv, 10e6, pair, m.network), 2e-4 + 10e6 / 50e9, 1e-15);
+  EXPECT_NEAR(collective_seconds(CommKind::kAllReduce, 10e6, pair, m.network), 10e6 / 100e9, 1e-15);
+}
+
 TEST(SimCost, DataParallelGroupAcrossNodesIsSlowerThanInsideOne) {
   const ClusterSpec c = parse_cluster(test_cluster_json(), "test");
   // dp=4 innermost: the DP group is one node's 4 devices; dp outermost with tp=4: one per node.

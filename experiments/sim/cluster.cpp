@@ -177,6 +177,9 @@ DeviceSpec read_device(Fields r) {
   // can exceed 1.
   d.attention_efficiency = r.number("attention_efficiency", 1e-4, 10.0);
   d.attention_score_bytes = r.number("attention_score_bytes", 0.0, 1e3, 0.0);
+  d.attention_score_bytes_backward = r.has("attention_score_bytes_backward")
+                                         ? r.number("attention_score_bytes_backward", 0.0, 1e3)
+                                         : 2.0 * d.attention_score_bytes;
   d.memory_efficiency = r.number("memory_efficiency", 1e-4, 1.0);
   if (r.has("op_efficiency")) {
     Fields ops = r.object("op_efficiency");
@@ -318,6 +321,7 @@ json to_json(const ClusterSpec& c) {
               {"gemm", gemm},
               {"attention_efficiency", d.attention_efficiency},
               {"attention_score_bytes", d.attention_score_bytes},
+              {"attention_score_bytes_backward", d.attention_score_bytes_backward},
               {"memory_efficiency", d.memory_efficiency},
               {"op_overhead_s", d.op_overhead_s}};
   if (!d.op_efficiency.empty()) {

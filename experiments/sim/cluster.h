@@ -12,6 +12,7 @@
 //                "table": [[m, n, k, efficiency, "NN"], ...]},   optional: measured points (calibrate)
 //       "attention_efficiency": 0.5,      fraction of peak the attention core reaches
 //       "attention_score_bytes": 0,       memory traffic per S×S score of an unfused attention
+//       "attention_score_bytes_backward": 0,   the same in backward (default: twice the forward's)
 //       "memory_efficiency": 0.8,         fraction of memory_bandwidth memory-bound ops reach
 //       "op_efficiency": {"layernorm_forward": [[bytes, eff], ...], ...},  optional measured tables
 //                                         per op (calibrate); see DeviceSpec::op_efficiency
@@ -83,9 +84,12 @@ struct DeviceSpec {
   GemmModel gemm;
   double attention_efficiency = 0.5;
   // Bytes moved per attention score (query-key pair) by an attention that materialises the S×S
-  // scores (forward; backward twice that): 0 for a fused (flash) kernel, about 13-16 for an unfused
-  // softmax + dropout like Megatron-LM's of 2022-23 — the kernels of the published runs.
+  // scores, forward and backward: 0 for a fused (flash) kernel; Megatron-LM's unfused softmax +
+  // dropout of 2022-23 (the kernels of the published runs) moves 13 forward and 19 backward
+  // (clusters/a100.json counts them kernel by kernel). A file without the backward's gets twice the
+  // forward's.
   double attention_score_bytes = 0.0;
+  double attention_score_bytes_backward = 0.0;
   double memory_efficiency = 0.8;
   // By op_kind_name. A kind with a table is costed by the table alone: attention as
   // FLOPs / (peak · table(FLOPs)), other ops as bytes / (memory_bandwidth · table(bytes)).

@@ -54,12 +54,14 @@ double op_seconds(const OpRecord& op, const DeviceSpec& d, int threads) {
     s = std::max(op.flops / (d.peak(op.dtype) * eff), memory_s);
   } else if (cls == OpClass::kAttention) {
     s = std::max(op.flops / (d.peak(op.dtype) * d.attention_efficiency), memory_s);
-    if (d.attention_score_bytes > 0 && op.kind != OpKind::kAttentionCached) {
+    const double per_score = op.kind == OpKind::kAttentionBackward ? d.attention_score_bytes_backward
+                             : op.kind == OpKind::kAttentionForward  ? d.attention_score_bytes
+                                                                     : 0.0;
+    if (per_score > 0) {
       // qkv [B, S, 3, nh, hd]: B·nh·S² scores, passed over by separate memory-bound kernels.
       const double scores = static_cast<double>(op.shape[0]) * static_cast<double>(op.shape[3]) *
                             static_cast<double>(op.shape[1]) * static_cast<double>(op.shape[1]);
-      const double passes = op.kind == OpKind::kAttentionBackward ? 2.0 : 1.0;
-      s += passes * scores * d.attention_score_bytes / (d.memory_bandwidth * d.memory_efficiency);
+      s += scores * per_score / (d.memory_bandwidth * d.memory_efficiency);
     }
   }
   return s / speed + d.op_overhead_s;

@@ -3,7 +3,7 @@
 // Ops (core/op_record.h):
 //   GEMM            max(FLOPs / (peak[dtype] · gemm.efficiency(m, n, k)), bytes / (bw · memory_efficiency))
 //   attention       max(FLOPs / (peak · attention_efficiency), bytes / (bw · memory_efficiency))
-//                   + B·nh·S² scores · attention_score_bytes / (bw · memory_efficiency) (× 2 backward)
+//                   + B·nh·S² scores · attention_score_bytes(_backward) / (bw · memory_efficiency)
 //   everything else bytes / (bw · memory_efficiency)
 // each divided by the op's op_efficiency multiplier (1 unless measured), plus op_overhead_s.
 //
