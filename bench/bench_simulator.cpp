@@ -17,7 +17,8 @@
 //                    device: tp 8, micro-batch 1, bf16) against the paper's formulas.
 //   ZB Table 4       Qi et al. 2024: samples per GPU per second of ZB-2p, ZB-1p, 1F1B and 1F1B-I
 //                    (interleaved, one block per chunk); error per entry and whether the predicted
-//                    order of the four matches the paper's in each row.
+//                    order of the four matches the paper's in each row (a published tie accepts
+//                    either order).
 //   CPU runs         each run directory's median step time (metrics.jsonl, steps after the first
 //                    two) against `trident simulate` of its config.json on the calibrated cluster
 //                    (DIR/cpu.json if present, else the shipped cpu.json), with the fastest and slowest
@@ -32,7 +33,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench/benchmark_main.h"
@@ -116,39 +119,47 @@ void sp22_table(const ClusterSpec& a100) {
 // Activation bytes per layer the layers keep for backward (one block, no embedding or head).
 void sp22_memory() {
   std::printf("== SP22 activation memory per layer (tp 8, micro-batch 1, bf16; s sequence, h hidden) ==\n");
-  std::printf("%-5s %-22s %12s %12s %8s\n", "model", "mode", "formula", "trident", "diff");
+  std::printf("%-5s %-20s %11s %11s %11s %8s %8s\n", "model", "mode", "formula", "its terms", "trident", "diff",
+              "vs terms");
+  // Bytes per s·b·h: `rep` replicated over TP, `shard` divided by t. The paper's formulas without
+  // their 5as²b/t term (trident's attention is fused: no [B, nh, S, S] tensor exists); `gone` are
+  // the formula's terms trident does not keep: the two dropout masks (1 byte each; trident's GPT-2
+  // has no dropout) and, under trident's selective recompute, the attention core's output (2) and
+  // the GELU output (8), which it rebuilds in backward.
   struct Mode {
     const char* name;
     bool sp;
     Recompute recompute;
-    double (*formula)(double s, double b, double h, double a, double t);
+    double rep, shard, gone_rep, gone_shard;
   };
-  // The paper's terms for what trident keeps: no 5as²b/t term (trident's attention is fused and
-  // keeps softmax statistics only) and no dropout masks (GPT-2 as trident trains it has none).
   const Mode modes[] = {
-      {"TP", false, Recompute::kNone, [](double s, double b, double h, double, double t) { return s * b * h * (10 + 24 / t); }},
-      {"TP + SP", true, Recompute::kNone, [](double s, double b, double h, double, double t) { return 34 * s * b * h / t; }},
-      {"TP + SP + selective", true, Recompute::kSelective, [](double s, double b, double h, double, double t) { return 34 * s * b * h / t; }},
-      {"full recompute", false, Recompute::kFull, [](double s, double b, double h, double, double) { return 2 * s * b * h; }},
+      {"TP", false, Recompute::kNone, 10, 24, 2, 0},
+      {"TP + SP", true, Recompute::kNone, 0, 34, 0, 2},
+      {"TP + SP + selective", true, Recompute::kSelective, 0, 34, 0, 12},
+      {"full recompute", false, Recompute::kFull, 2, 0, 0, 0},
   };
-  Errors e;
+  constexpr double t = 8;
+  Errors e, kept;
   for (const Sp22Run& r : kSp22) {
     const GptConfig g = plan_of({std::string("model.preset=") + r.preset}).model;
+    const double sbh = static_cast<double>(g.seq_len) * static_cast<double>(g.hidden);
     for (const Mode& mode : modes) {
       ChunkRecorder rec(ChunkContext{g, 8, 0, {mode.sp, mode.recompute}, 1, DType::kBF16, DeviceType::kCUDA});
       const double mine = static_cast<double>(rec.get(1, false, false).stash_forward);
-      const double want = mode.formula(static_cast<double>(g.seq_len), 1, static_cast<double>(g.hidden),
-                                       static_cast<double>(g.heads), 8);
+      const double want = sbh * (mode.rep + mode.shard / t);
+      // Softmax statistics: one f32 per head and token, kept unless the core is recomputed.
+      const double stats = mode.recompute == Recompute::kNone ? 4.0 * g.heads * g.seq_len / t : 0.0;
+      const double terms = want - sbh * (mode.gone_rep + mode.gone_shard / t) + stats;
       e.add(mine, want);
-      std::printf("%-5s %-22s %9.1f MiB %9.1f MiB %+7.2f%%\n", r.model, mode.name, want / (1 << 20), mine / (1 << 20),
-                  100 * (mine / want - 1));
+      kept.add(mine, terms);
+      std::printf("%-5s %-20s %7.1f MiB %7.1f MiB %7.1f MiB %+7.2f%% %+7.2f%%\n", r.model, mode.name, want / (1 << 20),
+                  terms / (1 << 20), mine / (1 << 20), 100 * (mine / want - 1), 100 * (mine / terms - 1));
     }
   }
-  std::printf("mean |diff| %.2f%%, max %.2f%%. Formulas without their 5as²b/t attention term (trident's fused "
-              "attention keeps 4·a·s·b/t bytes of softmax statistics instead). They count two dropout masks "
-              "(sbh bytes each, none in trident's GPT-2). Trident's selective recompute also rebuilds the GELU "
-              "output (8sbh/t), beyond the paper's.\n\n",
-              100 * e.mean(), 100 * e.max());
+  std::printf("against the formulas: mean |diff| %.2f%%, max %.2f%%; against the formulas' terms trident keeps (less "
+              "two dropout masks, and under selective the attention output and GELU output, plus softmax "
+              "statistics): mean %.3f%%, max %.3f%%\n\n",
+              100 * e.mean(), 100 * e.max(), 100 * kept.mean(), 100 * kept.max());
 }
 
 // ---- ZB -----------------------------------------------------------------------------------------
@@ -157,16 +168,37 @@ struct ZbRow {
   const char* preset;
   int layers, pp, micro_batch, m;
   double published[4];  // ZB-2p, ZB-1p, 1F1B, 1F1B-I: samples per GPU per second
+  double f, b, w, comm;  // the paper's profile of the run (its Table 9), ms: median stage's T_F, T_B, T_W, T_comm
 };
 
 constexpr ZbRow kZb[] = {
-    {"zb-1.5b", 22, 8, 6, 24, {14.5, 12.9, 11.8, 13.1}},   {"zb-1.5b", 22, 8, 6, 32, {14.8, 13.4, 12.5, 13.4}},
-    {"zb-1.5b", 22, 8, 6, 64, {14.9, 14.2, 13.6, 13.9}},   {"zb-6.2b", 30, 8, 3, 24, {4.32, 3.88, 3.50, 4.01}},
-    {"zb-6.2b", 30, 8, 3, 32, {4.35, 4.00, 3.70, 4.08}},   {"zb-6.2b", 30, 8, 3, 64, {4.39, 4.20, 4.03, 4.19}},
-    {"zb-14.6b", 46, 16, 1, 48, {1.81, 1.61, 1.40, 1.54}}, {"zb-14.6b", 46, 16, 1, 64, {1.83, 1.67, 1.49, 1.59}},
-    {"zb-14.6b", 46, 16, 1, 128, {1.85, 1.76, 1.64, 1.66}}, {"zb-28.3b", 62, 32, 1, 96, {0.99, 0.87, 0.76, 0.82}},
-    {"zb-28.3b", 62, 32, 1, 128, {1.00, 0.90, 0.80, 0.85}}, {"zb-28.3b", 62, 32, 1, 256, {1.00, 0.96, 0.88, 0.90}},
+    {"zb-1.5b", 22, 8, 6, 24, {14.5, 12.9, 11.8, 13.1}, 18.522, 18.086, 9.337, 0.601},
+    {"zb-1.5b", 22, 8, 6, 32, {14.8, 13.4, 12.5, 13.4}, 18.513, 18.086, 9.331, 0.626},
+    {"zb-1.5b", 22, 8, 6, 64, {14.9, 14.2, 13.6, 13.9}, 18.546, 18.097, 9.321, 0.762},
+    {"zb-6.2b", 30, 8, 3, 24, {4.32, 3.88, 3.50, 4.01}, 29.718, 29.444, 19.927, 0.527},
+    {"zb-6.2b", 30, 8, 3, 32, {4.35, 4.00, 3.70, 4.08}, 29.802, 29.428, 19.530, 0.577},
+    {"zb-6.2b", 30, 8, 3, 64, {4.39, 4.20, 4.03, 4.19}, 29.935, 29.621, 19.388, 0.535},
+    {"zb-14.6b", 46, 16, 1, 48, {1.81, 1.61, 1.40, 1.54}, 11.347, 11.248, 8.132, 0.377},
+    {"zb-14.6b", 46, 16, 1, 64, {1.83, 1.67, 1.49, 1.59}, 11.307, 11.254, 8.101, 0.379},
+    {"zb-14.6b", 46, 16, 1, 128, {1.85, 1.76, 1.64, 1.66}, 11.325, 11.308, 8.109, 0.378},
+    {"zb-28.3b", 62, 32, 1, 96, {0.99, 0.87, 0.76, 0.82}, 10.419, 10.207, 7.715, 0.408},
+    {"zb-28.3b", 62, 32, 1, 128, {1.00, 0.90, 0.80, 0.85}, 10.408, 10.204, 7.703, 0.408},
+    {"zb-28.3b", 62, 32, 1, 256, {1.00, 0.96, 0.88, 0.90}, 10.402, 10.248, 7.698, 0.460},
 };
+constexpr const char* kZbSchedules[4] = {"zb-2p", "zb-1p", "1f1b", "interleaved"};
+
+// 1F1B-I's chunks per stage: one block each, and the first and the last chunk hold none (the
+// embedding's and the output layer's), so v is the blocks of a middle stage.
+int zb_interleaved_v(const ZbRow& row) { return (row.layers + 2) / row.pp; }
+
+// Whether the predicted order of the four schedules is the paper's: every pair the paper ranks
+// (published values that differ) ranked the same way; a published tie accepts either order.
+bool zb_order_matches(const double sim[4], const double published[4]) {
+  for (int a = 0; a < 4; ++a)
+    for (int b = a + 1; b < 4; ++b)
+      if (published[a] != published[b] && (published[a] > published[b]) != (sim[a] > sim[b])) return false;
+  return true;
+}
 
 // The paper's split: the first and last stages hold one block fewer; 1F1B-I one block per chunk
 // (so the first and the last chunk hold none).
@@ -191,7 +223,6 @@ void zb_table(const ClusterSpec& cluster) {
   ClusterSpec a100 = cluster;
   a100.network.receive_holds_stage = true;
   std::printf("== ZB Table 4 (Qi et al. 2024), cluster %s: samples per GPU per second ==\n", a100.name.c_str());
-  const char* names[4] = {"zb-2p", "zb-1p", "1f1b", "interleaved"};
   std::printf("%-9s %4s %16s %16s %16s %16s  %s\n", "model", "m", "ZB-2p", "ZB-1p", "1F1B", "1F1B-I", "order");
   Errors e;
   int orders = 0;
@@ -199,10 +230,10 @@ void zb_table(const ClusterSpec& cluster) {
     double sim[4];
     std::printf("%-9s %4d", row.preset, row.m);
     for (int k = 0; k < 4; ++k) {
-      const int v = k == 3 ? (row.layers + 2) / row.pp : 1;
+      const int v = k == 3 ? zb_interleaved_v(row) : 1;
       const TrainPlan plan = plan_of({std::string("model.preset=") + row.preset, "layout.tp=1", "layout.dp=1",
                                       "layout.pp=" + std::to_string(row.pp), "layout.v=" + std::to_string(v),
-                                      std::string("layout.schedule=") + names[k],
+                                      std::string("layout.schedule=") + kZbSchedules[k],
                                       "layout.micro_batch_size=" + std::to_string(row.micro_batch),
                                       "layout.micro_batches=" + std::to_string(row.m), "device=cuda",
                                       "layout.layers_per_chunk=" + zb_split(row.layers, row.pp, v)});
@@ -211,11 +242,9 @@ void zb_table(const ClusterSpec& cluster) {
       e.add(sim[k], row.published[k]);
       std::printf("  %5.2f/%5.2f %+4.0f%%", row.published[k], sim[k], 100 * (sim[k] / row.published[k] - 1));
     }
-    std::vector<int> po = {0, 1, 2, 3}, mo = po;
-    std::sort(po.begin(), po.end(), [&](int a, int b) { return sim[a] > sim[b]; });
-    std::sort(mo.begin(), mo.end(), [&](int a, int b) { return row.published[a] > row.published[b]; });
-    orders += po == mo ? 1 : 0;
-    std::printf("  %s\n", po == mo ? "same" : "differs");
+    const bool same = zb_order_matches(sim, row.published);
+    orders += same ? 1 : 0;
+    std::printf("  %s\n", same ? "same" : "differs");
   }
   std::printf("mean |error| %.2f%%, max %.2f%%; order matches in %d of 12 rows\n\n", 100 * e.mean(), 100 * e.max(), orders);
 }
@@ -224,18 +253,11 @@ void zb_table(const ClusterSpec& cluster) {
 // auto-scheduler's inputs: the median stage's T_F, T_B, T_W, and T_comm per hop): each stage's F,
 // I (the paper's B) and W of one micro-batch, and the p2p time of its boundary.
 void zb_stages(const ClusterSpec& a100) {
-  struct Profile {
-    const char* preset;
-    int layers, pp, micro_batch;
-    double f, b, w, comm;  // ms, the paper's first row of each model
-  };
-  const Profile prof[] = {{"zb-1.5b", 22, 8, 6, 18.522, 18.086, 9.337, 0.601},
-                          {"zb-6.2b", 30, 8, 3, 29.718, 29.444, 19.927, 0.527},
-                          {"zb-14.6b", 46, 16, 1, 11.347, 11.248, 8.132, 0.377},
-                          {"zb-28.3b", 62, 32, 1, 10.419, 10.207, 7.715, 0.408}};
   std::printf("== ZB per-micro-batch stage costs, simulated (1F1B split) vs the paper's profile (median stage), "
               "ms ==\n");
-  for (const Profile& q : prof) {
+  for (std::size_t row = 0; row < std::size(kZb); ++row) {
+    const ZbRow& q = kZb[row];
+    if (row > 0 && std::string_view(q.preset) == kZb[row - 1].preset) continue;  // each model's first run
     const TrainPlan plan = plan_of({std::string("model.preset=") + q.preset, "layout.tp=1", "layout.dp=1",
                                     "layout.pp=" + std::to_string(q.pp), "layout.v=1", "layout.schedule=1f1b",
                                     "layout.micro_batch_size=" + std::to_string(q.micro_batch),
