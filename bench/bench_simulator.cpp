@@ -33,9 +33,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "bench/benchmark_main.h"
@@ -168,28 +166,18 @@ struct ZbRow {
   const char* preset;
   int layers, pp, micro_batch, m;
   double published[4];  // ZB-2p, ZB-1p, 1F1B, 1F1B-I: samples per GPU per second
-  double f, b, w, comm;  // the paper's profile of the run (its Table 9), ms: median stage's T_F, T_B, T_W, T_comm
 };
 
 constexpr ZbRow kZb[] = {
-    {"zb-1.5b", 22, 8, 6, 24, {14.5, 12.9, 11.8, 13.1}, 18.522, 18.086, 9.337, 0.601},
-    {"zb-1.5b", 22, 8, 6, 32, {14.8, 13.4, 12.5, 13.4}, 18.513, 18.086, 9.331, 0.626},
-    {"zb-1.5b", 22, 8, 6, 64, {14.9, 14.2, 13.6, 13.9}, 18.546, 18.097, 9.321, 0.762},
-    {"zb-6.2b", 30, 8, 3, 24, {4.32, 3.88, 3.50, 4.01}, 29.718, 29.444, 19.927, 0.527},
-    {"zb-6.2b", 30, 8, 3, 32, {4.35, 4.00, 3.70, 4.08}, 29.802, 29.428, 19.530, 0.577},
-    {"zb-6.2b", 30, 8, 3, 64, {4.39, 4.20, 4.03, 4.19}, 29.935, 29.621, 19.388, 0.535},
-    {"zb-14.6b", 46, 16, 1, 48, {1.81, 1.61, 1.40, 1.54}, 11.347, 11.248, 8.132, 0.377},
-    {"zb-14.6b", 46, 16, 1, 64, {1.83, 1.67, 1.49, 1.59}, 11.307, 11.254, 8.101, 0.379},
-    {"zb-14.6b", 46, 16, 1, 128, {1.85, 1.76, 1.64, 1.66}, 11.325, 11.308, 8.109, 0.378},
-    {"zb-28.3b", 62, 32, 1, 96, {0.99, 0.87, 0.76, 0.82}, 10.419, 10.207, 7.715, 0.408},
-    {"zb-28.3b", 62, 32, 1, 128, {1.00, 0.90, 0.80, 0.85}, 10.408, 10.204, 7.703, 0.408},
-    {"zb-28.3b", 62, 32, 1, 256, {1.00, 0.96, 0.88, 0.90}, 10.402, 10.248, 7.698, 0.460},
+    {"zb-1.5b", 22, 8, 6, 24, {14.5, 12.9, 11.8, 13.1}},   {"zb-1.5b", 22, 8, 6, 32, {14.8, 13.4, 12.5, 13.4}},
+    {"zb-1.5b", 22, 8, 6, 64, {14.9, 14.2, 13.6, 13.9}},   {"zb-6.2b", 30, 8, 3, 24, {4.32, 3.88, 3.50, 4.01}},
+    {"zb-6.2b", 30, 8, 3, 32, {4.35, 4.00, 3.70, 4.08}},   {"zb-6.2b", 30, 8, 3, 64, {4.39, 4.20, 4.03, 4.19}},
+    {"zb-14.6b", 46, 16, 1, 48, {1.81, 1.61, 1.40, 1.54}}, {"zb-14.6b", 46, 16, 1, 64, {1.83, 1.67, 1.49, 1.59}},
+    {"zb-14.6b", 46, 16, 1, 128, {1.85, 1.76, 1.64, 1.66}}, {"zb-28.3b", 62, 32, 1, 96, {0.99, 0.87, 0.76, 0.82}},
+    {"zb-28.3b", 62, 32, 1, 128, {1.00, 0.90, 0.80, 0.85}}, {"zb-28.3b", 62, 32, 1, 256, {1.00, 0.96, 0.88, 0.90}},
 };
-constexpr const char* kZbSchedules[4] = {"zb-2p", "zb-1p", "1f1b", "interleaved"};
 
-// 1F1B-I's chunks per stage: one block each, and the first and the last chunk hold none (the
-// embedding's and the output layer's), so v is the blocks of a middle stage.
-int zb_interleaved_v(const ZbRow& row) { return (row.layers + 2) / row.pp; }
+constexpr const char* kZbSchedules[4] = {"zb-2p", "zb-1p", "1f1b", "interleaved"};
 
 // Whether the predicted order of the four schedules is the paper's: every pair the paper ranks
 // (published values that differ) ranked the same way; a published tie accepts either order.
@@ -230,7 +218,7 @@ void zb_table(const ClusterSpec& cluster) {
     double sim[4];
     std::printf("%-9s %4d", row.preset, row.m);
     for (int k = 0; k < 4; ++k) {
-      const int v = k == 3 ? zb_interleaved_v(row) : 1;
+      const int v = k == 3 ? (row.layers + 2) / row.pp : 1;
       const TrainPlan plan = plan_of({std::string("model.preset=") + row.preset, "layout.tp=1", "layout.dp=1",
                                       "layout.pp=" + std::to_string(row.pp), "layout.v=" + std::to_string(v),
                                       std::string("layout.schedule=") + kZbSchedules[k],
@@ -253,11 +241,18 @@ void zb_table(const ClusterSpec& cluster) {
 // auto-scheduler's inputs: the median stage's T_F, T_B, T_W, and T_comm per hop): each stage's F,
 // I (the paper's B) and W of one micro-batch, and the p2p time of its boundary.
 void zb_stages(const ClusterSpec& a100) {
+  struct Profile {
+    const char* preset;
+    int layers, pp, micro_batch;
+    double f, b, w, comm;  // ms, the paper's first row of each model
+  };
+  const Profile prof[] = {{"zb-1.5b", 22, 8, 6, 18.522, 18.086, 9.337, 0.601},
+                          {"zb-6.2b", 30, 8, 3, 29.718, 29.444, 19.927, 0.527},
+                          {"zb-14.6b", 46, 16, 1, 11.347, 11.248, 8.132, 0.377},
+                          {"zb-28.3b", 62, 32, 1, 10.419, 10.207, 7.715, 0.408}};
   std::printf("== ZB per-micro-batch stage costs, simulated (1F1B split) vs the paper's profile (median stage), "
               "ms ==\n");
-  for (std::size_t row = 0; row < std::size(kZb); ++row) {
-    const ZbRow& q = kZb[row];
-    if (row > 0 && std::string_view(q.preset) == kZb[row - 1].preset) continue;  // each model's first run
+  for (const Profile& q : prof) {
     const TrainPlan plan = plan_of({std::string("model.preset=") + q.preset, "layout.tp=1", "layout.dp=1",
                                     "layout.pp=" + std::to_string(q.pp), "layout.v=1", "layout.schedule=1f1b",
                                     "layout.micro_batch_size=" + std::to_string(q.micro_batch),
